@@ -1,0 +1,315 @@
+"""Settings from the environment and the validated ``tenure.toml``.
+
+``TENURE_HOME`` (default ``~/.tenure``) holds tenure's state; ``TENURE_CONFIG`` (default
+``$TENURE_HOME/tenure.toml``) names the config file. With no file the shipped defaults apply, and they
+work with no keys: the cloud providers are skipped and the embedded local model answers.
+Configuration is validated once; every bad key is reported with its path and the expected form.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tenure.models.ids import parse_model_id
+from tenure.secrets import parse_secret_ref
+
+__all__ = [
+    "TASK_TYPES",
+    "ConfigError",
+    "Env",
+    "GateConfig",
+    "ProviderConfig",
+    "RetryPolicy",
+    "TenureConfig",
+    "load_config",
+    "parse_config",
+]
+
+TASK_TYPES = ("analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform")
+TaskType = Literal["analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform"]
+DEFAULT_CHAIN = (
+    "anthropic:claude-opus-4-6",
+    "anthropic:claude-sonnet-4-6",
+    "openai:gpt-4.1",
+    "ollama:qwen2.5:latest",
+    "local:gemma-3-270m",
+)
+
+
+def _check_model_id(value: str) -> str:
+    parse_model_id(value)
+    return value
+
+
+def _check_secret_ref(value: str) -> str:
+    parse_secret_ref(value)
+    return value
+
+
+ModelIdStr = Annotated[str, AfterValidator(_check_model_id)]
+SecretRefStr = Annotated[str, AfterValidator(_check_secret_ref)]
+Chain = Annotated[list[ModelIdStr], Field(min_length=1)]
+
+
+class Env(BaseSettings):
+    """Where tenure keeps its state and finds its config; read from ``TENURE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TENURE_", extra="ignore")
+
+    home: Path = Path("~/.tenure")
+    """State directory: config, score log, vault index, workspaces."""
+    config: Path | None = None
+    """Config file; defaults to ``tenure.toml`` in ``home``."""
+
+    @property
+    def config_path(self) -> Path:
+        return (self.config or self.home / "tenure.toml").expanduser()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    """How one provider is reached."""
+
+    base_url: str | None = None
+    """API base URL; ``None`` means the provider's public endpoint."""
+    api_key: SecretRefStr | None = None
+    """A secret reference (env:NAME, op://…, prefect-secret://…), never the key itself."""
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    """Seconds one attempt may take before it counts as a timeout."""
+    max_tokens: Annotated[int, Field(ge=1)] = 4096
+    """Default bound on one answer's length (and so its cost); a call or ``models`` entry may override it."""
+
+
+class LocalModelConfig(_Strict):
+    """The embedded llama.cpp model."""
+
+    n_ctx: Annotated[int, Field(ge=256, le=32768)] = 2048
+    threads: Annotated[int, Field(ge=1)] | None = None
+    """CPU threads for generation; ``None`` uses every core."""
+    max_tokens: Annotated[int, Field(ge=1, le=4096)] = 48
+    """Default completion length when a call does not say."""
+
+
+class AnthropicConfig(ProviderConfig):
+    api_key: SecretRefStr | None = "env:ANTHROPIC_API_KEY"
+
+
+class OpenAIConfig(ProviderConfig):
+    api_key: SecretRefStr | None = "env:OPENAI_API_KEY"
+
+
+class OllamaConfig(ProviderConfig):
+    base_url: str | None = "http://127.0.0.1:11434"
+    """Ollama's own address; chat goes to its OpenAI-compatible ``/v1`` below it."""
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+
+
+class Providers(_Strict):
+    anthropic: AnthropicConfig = AnthropicConfig()
+    openai: OpenAIConfig = OpenAIConfig()
+    ollama: OllamaConfig = OllamaConfig()
+    local: LocalModelConfig = LocalModelConfig()
+
+
+class ModelOptions(_Strict):
+    """Per-model overrides."""
+
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+
+
+class RetryPolicy(_Strict):
+    """Retries on one model before the chain falls back, and the cooldown of a failing model."""
+
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """Extra attempts on the same model after a 429, 5xx, 529, timeout or connection error."""
+    backoff_base: Annotated[float, Field(ge=0)] = 0.5
+    """First backoff in seconds; doubles per retry, with full jitter."""
+    backoff_max: Annotated[float, Field(ge=0)] = 8.0
+    max_retry_after: Annotated[float, Field(ge=0)] = 30.0
+    """Longest Retry-After honoured on the same model; a longer wait falls back instead."""
+    cooldown_after: Annotated[int, Field(ge=1)] = 3
+    """Consecutive failed calls after which a model is skipped for ``cooldown_seconds``."""
+    cooldown_seconds: Annotated[float, Field(ge=0)] = 60.0
+
+
+class GateConfig(_Strict):
+    """Promotion gate settings (used by the control plane)."""
+
+    policy: Literal["sequential", "fixed"] = "sequential"
+    bar: Annotated[float, Field(gt=0, le=1)] = 0.95
+    margin: Annotated[float, Field(ge=0, lt=1)] = 0.02
+    error: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    min_runs: Annotated[int, Field(ge=1)] = 200
+    min_mean: Annotated[float, Field(gt=0, le=1)] = 0.95
+
+
+class TaskTypeConfig(_Strict):
+    """How one commodity task type is served and shadowed."""
+
+    ground_truth: str = "default"
+    """Name of the chain that answers until a local model is promoted."""
+    candidates: list[ModelIdStr] = ["ollama:qwen2.5:latest", "local:gemma-3-270m"]
+    canary_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
+    gate: GateConfig = GateConfig()
+
+
+class AgentConfig(_Strict):
+    """One member of the team (personas and limits arrive with the agents issue)."""
+
+    chain: str = "default"
+    role: str = ""
+    emoji: str = ""
+
+
+class TenureConfig(_Strict):
+    """The whole of ``tenure.toml``."""
+
+    providers: Providers = Providers()
+    models: dict[ModelIdStr, ModelOptions] = {}
+    chains: dict[str, Chain] = {
+        "default": list(DEFAULT_CHAIN),
+        "specialist": list(DEFAULT_CHAIN[1:]),
+        "judge": list(DEFAULT_CHAIN),
+        "local": ["local:gemma-3-270m"],
+    }
+    retry: RetryPolicy = RetryPolicy()
+    task_types: dict[TaskType, TaskTypeConfig] = {name: TaskTypeConfig() for name in TASK_TYPES}
+    agents: dict[str, AgentConfig] = {}
+    pricing_file: Path | None = None
+    """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
+
+    @model_validator(mode="after")
+    def _chains_exist(self) -> TenureConfig:
+        problems = [
+            (("task_types", name, "ground_truth"), t.ground_truth)
+            for name, t in self.task_types.items()
+            if t.ground_truth not in self.chains
+        ] + [
+            (("agents", name, "chain"), a.chain)
+            for name, a in self.agents.items()
+            if a.chain not in self.chains
+        ]
+        if problems:
+            known = ", ".join(sorted(self.chains))
+            raise ValueError(
+                "\n".join(
+                    f"{_dotted(loc)}: no chain named '{name}'; expected one of {known}"
+                    for loc, name in problems
+                )
+            )
+        return self
+
+    @field_validator("chains", "task_types", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        """Chains and task types given in the file add to (or replace one by one) the shipped ones."""
+        default = cls.model_fields[info.field_name].default
+        if not isinstance(value, dict):
+            return value
+        return {**{k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in default.items()}, **value}
+
+    def chain(self, name: str) -> list[str]:
+        """The model ids of a named chain."""
+        try:
+            return self.chains[name]
+        except KeyError:
+            raise ConfigError(
+                None, [f"no chain named '{name}'; expected one of {', '.join(sorted(self.chains))}"]
+            ) from None
+
+
+class ConfigError(Exception):
+    """Invalid configuration: one message per bad key."""
+
+    def __init__(self, path: Path | None, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        where = f"{path}: " if path else ""
+        super().__init__("\n".join(where + p for p in problems))
+
+
+def load_config(path: Path | None = None) -> TenureConfig:
+    """Load and validate the config file (``Env().config_path`` unless given); shipped defaults if absent."""
+    explicit = path is not None or Env().config is not None
+    path = (path or Env().config_path).expanduser()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(path, ["file not found; create it or unset TENURE_CONFIG to use the defaults"])
+        return TenureConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"cannot be read: {exc}"]) from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> TenureConfig:
+    """Validate a config mapping, translating pydantic's errors into one line per bad key."""
+    try:
+        return TenureConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [line for err in exc.errors() for line in _describe(err).splitlines()]
+        raise ConfigError(path, problems) from None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at a config path, found by walking the models' field annotations."""
+    node: Any = TenureConfig
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            node = node.model_fields[str(part)].annotation if str(part) in node.model_fields else None
+        else:  # a dict[...] (or Optional) field: step into its value type
+            args = [a for a in get_args(node) if a is not type(None)]
+            node = args[-1] if args else None
+        while get_origin(node) is Annotated:
+            node = get_args(node)[0]
+    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
+
+
+def _describe(err: Any) -> str:
+    loc = tuple(err["loc"])
+    where = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        keys = _keys_at(loc[:-1])
+        return f"{where}: unknown key" + (f"; expected one of {', '.join(keys)}" if keys else "")
+    if kind == "value_error":
+        message = str(err["ctx"]["error"])
+        return f"{where}: {message}" if where else message
+    if kind == "literal_error" and "[key]" in loc:
+        return f"{where}: unknown task type; expected one of {', '.join(TASK_TYPES)}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"

@@ -1,0 +1,313 @@
+"""The fallback chain: ordered models, each retried on transient errors, with a cooldown for a failing one.
+
+Built on pydantic-ai: every link is a ``WrapperModel`` that retries its own model and records each
+attempt; the links sit in a ``FallbackModel``, so agents, tools and structured output work through a
+chain exactly as through a single model.
+
+Policy, per error class (pydantic-ai maps every provider's errors onto these):
+
+====================================  ===============================  =====================
+error                                 same model                       then
+====================================  ===============================  =====================
+429 rate limit                        retry after Retry-After (capped)  fall back
+529 overloaded, 503, 5xx              retry with backoff + jitter       fall back
+timeout, dropped connection           retry with backoff + jitter       fall back
+connection refused (nothing there)    no retry                          fall back
+401/403 key, 402 quota, 404 model     no retry                          fall back
+400/422 request rejected              no retry                          **raise** (another
+                                                                        model would reject it too)
+====================================  ===============================  =====================
+
+A model whose calls fail ``cooldown_after`` times in a row is skipped for ``cooldown_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelContextWindowExceededError,
+    ModelHTTPError,
+    ModelNotFoundError,
+    ModelQuotaExceededError,
+    ModelRateLimitError,
+    ModelRequestRejectedError,
+    ModelUnavailableError,
+)
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.fallback import FallbackModel
+from pydantic_ai.models.wrapper import WrapperModel
+
+from tenure.models.ids import parse_model_id
+from tenure.models.providers import Unusable, build_model
+from tenure.models.record import Attempt, Skip, record
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pydantic_ai.messages import ModelMessage, ModelResponse
+    from pydantic_ai.settings import ModelSettings
+
+    from tenure.config import RetryPolicy, TenureConfig
+
+__all__ = ["Chain", "ChainUnavailable", "Link", "build_chain", "falls_back", "reset_health"]
+
+
+class ChainUnavailable(RuntimeError):
+    """No link of the chain can be tried (all skipped for configuration reasons or in cooldown)."""
+
+
+def is_request_error(exc: BaseException) -> bool:
+    """A 400-class error about the request itself: every model would refuse it, so never fall back."""
+    return isinstance(exc, ModelRequestRejectedError) and not isinstance(
+        exc, ModelAuthenticationError | ModelNotFoundError | ModelContextWindowExceededError
+    )
+
+
+def falls_back(exc: Exception) -> bool:
+    """The chain's ``fallback_on``: any provider-side failure, never a request error."""
+    return isinstance(exc, ModelAPIError) and not is_request_error(exc)
+
+
+def _retryable(exc: ModelAPIError) -> bool:
+    if (
+        isinstance(exc, ModelConnectionError)
+        and exc.phase == "connect"
+        and "timed out" not in str(exc).lower()
+    ):
+        return False  # refused: nothing is listening, waiting will not change that
+    return isinstance(exc, ModelRateLimitError | ModelUnavailableError | ModelConnectionError) or (
+        isinstance(exc, ModelHTTPError) and exc.status_code >= 500
+    )
+
+
+def _describe(exc: ModelAPIError) -> tuple[int | None, str]:
+    status = exc.status_code if isinstance(exc, ModelHTTPError) else None
+    kinds = {
+        ModelRateLimitError: "rate limited",
+        ModelQuotaExceededError: "quota exhausted",
+        ModelAuthenticationError: "key rejected",
+        ModelNotFoundError: "model not found",
+        ModelContextWindowExceededError: "context window exceeded",
+        ModelUnavailableError: "overloaded/unavailable",
+        ModelConnectionError: "timed out/connection failed",
+    }
+    what = next((text for cls, text in kinds.items() if isinstance(exc, cls)), "server error")
+    if is_request_error(exc):
+        what = "request rejected"
+    return status, f"{status} {what}" if status else what
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    until: float = 0.0
+
+
+_health: dict[str, _Health] = {}
+_health_lock = threading.Lock()
+
+
+def reset_health() -> None:
+    """Forget every cooldown (tests, or after fixing a provider)."""
+    with _health_lock:
+        _health.clear()
+
+
+class Link(WrapperModel):
+    """One model of a chain: retries it per the policy, records every attempt, honours its cooldown."""
+
+    def __init__(self, model_id: str, wrapped: Model, policy: RetryPolicy):
+        super().__init__(wrapped)
+        self.tenure_id = model_id
+        self.policy = policy
+
+    def _check_cooldown(self) -> None:
+        with _health_lock:
+            health = _health.get(self.tenure_id)
+            remaining = health.until - time.monotonic() if health else 0.0
+        if remaining > 0:
+            reason = f"in cooldown for {remaining:.0f} s more after {health.failures} failed calls in a row"
+            record(Attempt(model=self.tenure_id, outcome="skipped", reason=reason))
+            raise ModelUnavailableError(self.tenure_id, reason)
+
+    def _settle(self, ok: bool) -> None:
+        with _health_lock:
+            health = _health.setdefault(self.tenure_id, _Health())
+            if ok:
+                health.failures, health.until = 0, 0.0
+                return
+            health.failures += 1
+            if health.failures >= self.policy.cooldown_after:
+                health.until = time.monotonic() + self.policy.cooldown_seconds
+
+    def _wait(self, exc: ModelAPIError, retry: int) -> float | None:
+        """Seconds to wait before retrying, or ``None`` to stop retrying this model."""
+        if retry >= self.policy.retries or not _retryable(exc):
+            return None
+        if exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= self.policy.max_retry_after else None
+        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2**retry)
+        return random.uniform(0, ceiling)  # full jitter
+
+    async def _attempts(self, send: Any) -> Any:
+        self._check_cooldown()
+        retry = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await send()
+            except ModelAPIError as exc:
+                latency = (time.perf_counter() - started) * 1000
+                status, what = _describe(exc)
+                wait = self._wait(exc, retry)
+                if wait is not None:
+                    reason = f"{what}; retrying in {wait:.2f} s" + (
+                        " (Retry-After)" if exc.retry_after is not None else ""
+                    )
+                    record(self._attempt("retried", exc, status, reason, latency, wait))
+                    await asyncio.sleep(wait)
+                    retry += 1
+                    continue
+                if falls_back(exc):
+                    record(self._attempt("fell_back", exc, status, f"{what}; falling back", latency))
+                    self._settle(ok=False)
+                else:
+                    record(self._attempt("failed", exc, status, f"{what}; not falling back", latency))
+                raise
+            return result, (time.perf_counter() - started) * 1000
+
+    def _attempt(
+        self,
+        outcome: Any,
+        exc: ModelAPIError,
+        status: int | None,
+        reason: str,
+        latency: float,
+        wait: float | None = None,
+    ) -> Attempt:
+        return Attempt(
+            model=self.tenure_id,
+            outcome=outcome,
+            error=type(exc).__name__,
+            status=status,
+            reason=reason,
+            wait_s=wait,
+            latency_ms=latency,
+        )
+
+    def _record_ok(self, response: ModelResponse, latency: float) -> None:
+        self._settle(ok=True)
+        record(
+            Attempt(
+                model=self.tenure_id,
+                outcome="ok",
+                latency_ms=latency,
+                input_tokens=response.usage.input_tokens,
+                output_tokens=response.usage.output_tokens,
+            )
+        )
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        response, latency = await self._attempts(
+            lambda: self.wrapped.request(messages, model_settings, model_request_parameters)
+        )
+        self._record_ok(response, latency)
+        return response
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """Retries cover opening the stream; once it has started, errors belong to the stream."""
+        opened: list[Any] = []
+
+        async def open_stream() -> StreamedResponse:
+            cm = self.wrapped.request_stream(messages, model_settings, model_request_parameters, run_context)
+            stream = await cm.__aenter__()
+            opened.append(cm)
+            return stream
+
+        stream, latency = await self._attempts(open_stream)
+        try:
+            yield stream
+        finally:
+            await opened[-1].__aexit__(None, None, None)
+        self._record_ok(stream.get(), latency)
+
+
+@dataclass
+class Chain:
+    """A built chain: the pydantic-ai model to call, its links, and the links skipped while building."""
+
+    name: str
+    model: Model
+    links: list[Link]
+    skipped: list[Skip] = field(default_factory=list)
+
+    @property
+    def requested(self) -> str:
+        return self.name
+
+
+_built: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Link]] = weakref.WeakKeyDictionary()
+
+
+def _link(model_id: str, config: TenureConfig, home: Path) -> Link:
+    """Links are reused within an event loop (SDK clients hold connection pools bound to their loop)."""
+    try:
+        loop: Any = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    provider = parse_model_id(model_id).provider
+    key = (model_id, getattr(config.providers, provider), config.models.get(model_id), config.retry, home)
+    cache = _built.setdefault(loop, {}) if loop is not None else {}
+    if key not in cache:
+        cache[key] = Link(model_id, build_model(model_id, config, home), config.retry)
+    return cache[key]
+
+
+def build_chain(name_or_ids: str | list[str], config: TenureConfig, home: Path) -> Chain:
+    """Build a chain from a configured chain name, a single model id, or a list of ids.
+
+    Links that cannot be used (no key, unreadable secret) are skipped with their reason; if none is
+    left, ``ChainUnavailable`` says why each one was skipped.
+    """
+    if isinstance(name_or_ids, list):
+        name, ids = "chain:custom", name_or_ids
+    elif ":" in name_or_ids and name_or_ids.split(":", 1)[0] in ("anthropic", "openai", "ollama", "local"):
+        name, ids = name_or_ids, [name_or_ids]
+    else:
+        name, ids = f"chain:{name_or_ids}", config.chain(name_or_ids)
+    links: list[Link] = []
+    skipped: list[Skip] = []
+    for model_id in ids:
+        try:
+            links.append(_link(model_id, config, home))
+        except Unusable as exc:
+            skipped.append(Skip(model=model_id, reason=str(exc)))
+    if not links:
+        reasons = "; ".join(f"{s.model}: {s.reason}" for s in skipped)
+        raise ChainUnavailable(f"{name}: no usable model ({reasons})")
+    model: Model = links[0] if len(links) == 1 else FallbackModel(*links, fallback_on=falls_back)
+    return Chain(name=name, model=model, links=links, skipped=skipped)

