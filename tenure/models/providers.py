@@ -71,4 +71,4 @@ def _key(mid: ModelId, reference: str) -> str:
     try:
         return resolve(reference).get_secret_value()
     except SecretError as exc:
-        raise Unusable(f"{mid.provider} key unavailable: {exc}") from None
+        raise Unusable(f"no key ({exc})") from None

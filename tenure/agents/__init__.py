@@ -1,0 +1,1 @@
+"""The agent team: personas, workspaces and the turn loop (arrives with the agents issue)."""

@@ -1,0 +1,1 @@
+"""Telegram and IMAP/SMTP channels (channels issue)."""

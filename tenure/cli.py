@@ -1,0 +1,212 @@
+"""The ``tenure`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tenure.config import ConfigError, Env, TenureConfig, load_config
+from tenure.models import CallFailed, CallResult, ChainUnavailable, call
+from tenure.models.local import few_shot_prompt
+
+app = typer.Typer(
+    help="tenure: a personal LLM agent team on Prefect, where local models earn tenure on evidence.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def _load() -> tuple[Env, TenureConfig]:
+    """Load config or exit 2 with one line per bad key (nothing is started on a bad config)."""
+    env = Env()
+    try:
+        return env, load_config()
+    except ConfigError as exc:
+        err.print(f"[red]invalid configuration[/red] ({len(exc.problems)} problem(s)):")
+        for line in str(exc).splitlines():
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def render_result(result: CallResult, console: Console = out) -> None:
+    """The record of one call: who served, what it cost, and every attempt on the way."""
+    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    console.print(
+        f"[bold]served by[/bold] {result.served_by or '-'}  [dim]asked[/dim] {result.requested}  "
+        f"[dim]tokens[/dim] {result.input_tokens}→{result.output_tokens}  [dim]cost[/dim] {cost}  "
+        f"[dim]latency[/dim] {result.latency_ms:.0f} ms  [dim]fallbacks[/dim] {len(result.fallbacks)}"
+    )
+    by_reason: dict[str, list[str]] = {}
+    for skip in result.skipped:
+        by_reason.setdefault(skip.reason, []).append(skip.model)
+    for reason, models in by_reason.items():
+        console.print(f"[dim]skipped[/dim] {', '.join(models)}: {reason}", highlight=False)
+    if not result.attempts:
+        return
+    table = Table("model", "outcome", "error", "why", "ms", box=None, pad_edge=False)
+    for a in result.attempts:
+        style = {"ok": "green", "failed": "red", "skipped": "dim"}.get(a.outcome, "yellow")
+        table.add_row(
+            a.model, f"[{style}]{a.outcome}[/{style}]", a.error or "", a.reason or "", f"{a.latency_ms:.0f}"
+        )
+    console.print(table)
+
+
+@app.command()
+def ask(
+    prompt: Annotated[str, typer.Argument(help="The prompt, or '-' to read it from stdin.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="One model id, e.g. local:gemma-3-270m.")
+    ] = None,
+    chain: Annotated[str | None, typer.Option("--chain", "-c", help="A chain name from tenure.toml.")] = None,
+    system: Annotated[str | None, typer.Option(help="System instructions (ignored by base models).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Bound the answer's length.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result record as JSON.")] = False,
+) -> None:
+    """Ask a model or a chain (default chain: [bold]default[/bold]) and print the answer with its record."""
+    if model and chain:
+        err.print("[red]--model and --chain are exclusive[/red]: pick one")
+        raise typer.Exit(2)
+    env, config = _load()
+    text = sys.stdin.read() if prompt == "-" else prompt
+    try:
+        result = asyncio.run(
+            call(
+                text,
+                config=config,
+                home=env.home.expanduser(),
+                target=model or chain or "default",
+                system=system,
+                max_tokens=max_tokens,
+            )
+        )
+    except (ConfigError, ValueError) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    except ChainUnavailable as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(1) from None
+    except CallFailed as exc:
+        err.print(Text(str(exc), style="red"))
+        render_result(exc.result, err)
+        raise typer.Exit(1) from None
+    if json_out:
+        out.print_json(result.model_dump_json())
+        return
+    answer = Text(str(result.output), style="bold cyan")
+    out.print(Text(text) + answer if model and model.startswith("local:") else answer)
+    render_result(result)
+
+
+@app.command()
+def doctor() -> None:
+    """Check config, keys, Ollama, the 1Password CLI, the embedded model and the Prefect API."""
+    from tenure.doctor import run_checks
+
+    env = Env()
+    path = env.config_path
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        err.print(f"[red]fail[/red] config: {path}")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    detail = f"valid: {path}" if path.exists() else f"shipped defaults (no file at {path})"
+    table = Table("check", "status", "detail", "fix", title="tenure doctor")
+    worst = "ok"
+    for name, run in run_checks(config, env, detail):
+        with out.status(f"checking {name}…"):
+            checks = run()
+        for c in checks:
+            style = STATUS_STYLE[c.status]
+            table.add_row(c.name, f"[{style}]{c.status}[/{style}]", c.detail, c.fix)
+            if c.status == "fail" or (c.status == "warn" and worst == "ok"):
+                worst = c.status
+    out.print(table)
+    raise typer.Exit(1 if worst == "fail" else 0)
+
+
+DEMO_TASKS = [
+    (
+        "complete",
+        "Paris is the capital of France. Berlin is the capital of Germany. Rome is the capital of",
+        [".", "\n"],
+    ),
+    (
+        "classify",
+        few_shot_prompt(
+            [
+                ("Your invoice #4471 is overdue, please pay today", "billing"),
+                ("Team lunch moved to Friday at noon", "social"),
+                ("Server disk at 95%, backups failing since 02:00", "incident"),
+                ("Receipt for your payment of $12.00", "billing"),
+            ],
+            "Production database is down, all API calls return 500",
+            instruction="Label each email subject.",
+            input_label="Email",
+            output_label="Label",
+        ),
+        ["\n"],
+    ),
+    (
+        "sentiment",
+        few_shot_prompt(
+            [
+                ("The new release fixed every bug I had", "positive"),
+                ("Support never answered my ticket", "negative"),
+            ],
+            "The onboarding was smooth and quick",
+            input_label="Review",
+            output_label="Sentiment",
+        ),
+        ["\n"],
+    ),
+]
+
+
+@app.command()
+def demo(
+    chain: Annotated[str, typer.Option(help="The chain to run the demo prompts through.")] = "default",
+) -> None:
+    """Run the main job on the embedded defaults: few-shot prompts through the fallback chain."""
+    env, config = _load()
+    home = env.home.expanduser()
+    out.rule("[bold]tenure demo[/bold]")
+    out.print(f"chain [bold]{chain}[/bold]: {' → '.join(config.chain(chain))}")
+
+    async def run_all() -> list[tuple[str, str, CallResult]]:
+        results = []
+        for task, prompt, stop in DEMO_TASKS:
+            with out.status(f"{task}: asking the chain…"):
+                result = await call(prompt, config=config, home=home, target=chain, max_tokens=12, stop=stop)
+            results.append((task, prompt, result))
+            out.print(f"\n[bold]{task}[/bold]")
+            out.print(Text(prompt.splitlines()[-1]) + Text(str(result.output), style="bold cyan"))
+            render_result(result)
+        return results
+
+    try:
+        results = asyncio.run(run_all())
+    except (ChainUnavailable, CallFailed) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(1) from None
+    total = sum(r.cost_usd or 0.0 for _, _, r in results)
+    served = sorted({r.served_by or "-" for _, _, r in results})
+    out.rule()
+    out.print(f"{len(results)} calls, served by {', '.join(served)}, total cost ${total:.6f}")
+
+
+if __name__ == "__main__":
+    app()

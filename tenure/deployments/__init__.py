@@ -1,0 +1,1 @@
+"""Building and serving the deployments of prefect.yaml; service files for launchd and systemd."""

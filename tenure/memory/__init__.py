@@ -1,0 +1,1 @@
+"""Vault chunking, embedding, the LanceDB index and hybrid search (semantic-memory issue)."""

@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated TENURE_HOME, loopback providers, and a config builder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenure.config import TenureConfig, parse_config
+from tenure.models import reset_health
+from tests.fakes.llm_server import FakeLLMServer
+
+KEYS = {"ANTHROPIC_API_KEY": "sk-ant-test-0000", "OPENAI_API_KEY": "sk-openai-test-0000"}
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One home per session for the embedded model's GGUF (assembling it takes a second and 250 MB)."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's ~/.tenure, real keys, or another test's cooldowns."""
+    monkeypatch.setenv("TENURE_HOME", str(tmp_path / "tenure-home"))
+    monkeypatch.delenv("TENURE_CONFIG", raising=False)
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OLLAMA_BASE_URL", "PREFECT_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reset_health()
+    yield
+    reset_health()
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    return KEYS
+
+
+@pytest.fixture
+def anthropic_server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+def config_for(
+    anthropic: FakeLLMServer | None = None,
+    openai: FakeLLMServer | None = None,
+    ollama: FakeLLMServer | None = None,
+    timeout: float = 5.0,
+    **extra: Any,
+) -> TenureConfig:
+    """A config pointing the providers at loopback fakes, with fast retries unless overridden."""
+    providers: dict[str, Any] = {}
+    if anthropic:
+        providers["anthropic"] = {"base_url": anthropic.url, "timeout": timeout}
+    if openai:
+        providers["openai"] = {"base_url": f"{openai.url}/v1", "timeout": timeout}
+    if ollama:
+        providers["ollama"] = {"base_url": ollama.url, "timeout": timeout}
+    data: dict[str, Any] = {"providers": providers, "retry": {"backoff_base": 0.01, "backoff_max": 0.05}}
+    for key, value in extra.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return parse_config(data)

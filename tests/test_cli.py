@@ -1,0 +1,78 @@
+"""The `tenure` command as a user runs it: a real subprocess, no keys, no network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def tenure(*args: str, home: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(TENURE_HOME=str(home), COLUMNS="200", HF_HUB_OFFLINE="1")
+    env.pop("TENURE_CONFIG", None)
+    if config:
+        env["TENURE_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "tenure.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_help_lists_the_commands(model_home: Path):
+    run = tenure("--help", home=model_home)
+    assert run.returncode == 0
+    for command in ("ask", "doctor", "demo"):
+        assert command in run.stdout
+
+
+def test_ask_the_embedded_model_for_a_completion(model_home: Path):
+    run = tenure("ask", "--model", "local:gemma-3-270m", "The capital of France is", home=model_home)
+    assert run.returncode == 0, run.stderr
+    first_line = run.stdout.splitlines()[0]
+    assert first_line.startswith("The capital of France is") and len(first_line) > len(
+        "The capital of France is"
+    )
+    assert "served by local:gemma-3-270m" in run.stdout
+    assert "cost $0.000000" in run.stdout
+
+
+def test_doctor_exits_zero_with_no_keys_when_the_embedded_model_works(model_home: Path):
+    run = tenure("doctor", home=model_home)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = {line.split("│")[1].strip(): line for line in run.stdout.splitlines() if line.count("│") >= 4}
+    assert "ok" in rows["embedded model"] and "tokens/s" in rows["embedded model"]
+    assert "warn" in rows["anthropic key"] and "ANTHROPIC_API_KEY is not set" in rows["anthropic key"]
+    assert "warn" in rows["ollama"]
+    assert "ok" in rows["config"]
+
+
+def test_demo_serves_from_the_embedded_model_through_the_chain(model_home: Path):
+    run = tenure("demo", home=model_home)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("served by local:gemma-3-270m  asked chain:default") == 3
+    assert "skipped anthropic:claude-opus-4-6, anthropic:claude-sonnet-4-6: no key" in run.stdout
+    assert "3 calls, served by local:gemma-3-270m, total cost $0.000000" in run.stdout
+
+
+def test_invalid_config_exits_2_with_one_line_per_problem_and_starts_nothing(
+    model_home: Path, tmp_path: Path
+):
+    bad = tmp_path / "tenure.toml"
+    bad.write_text('chains.default = ["gpt4"]\n[retry]\nretries = -1\n')
+    run = tenure("ask", "--model", "local:gemma-3-270m", "hello", home=model_home, config=bad)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert f"{bad}: chains.default[0]: 'gpt4' is not a model id" in run.stderr
+    assert f"{bad}: retry.retries: Input should be greater than or equal to 0 (got -1)" in run.stderr
+    assert "2 problem(s)" in run.stderr
+
+
+def test_exclusive_options_are_refused(model_home: Path):
+    run = tenure("ask", "--model", "local:gemma-3-270m", "--chain", "default", "x", home=model_home)
+    assert run.returncode == 2
+    assert "--model and --chain are exclusive" in run.stderr

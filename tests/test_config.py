@@ -1,0 +1,111 @@
+"""tenure.toml validation: every bad key reported once, with its path and the expected form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tenure.config import DEFAULT_CHAIN, ConfigError, Env, TenureConfig, load_config
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "tenure.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as failure:
+        load_config(path)
+    assert failure.value.path == path
+    return failure.value.problems
+
+
+def test_no_file_gives_the_shipped_defaults_which_need_no_keys():
+    config = load_config()
+    assert config == TenureConfig()
+    assert config.chain("default") == list(DEFAULT_CHAIN)
+    assert config.chain("default")[-1] == "local:gemma-3-270m"
+    assert config.providers.anthropic.api_key == "env:ANTHROPIC_API_KEY"  # a reference, never a key
+
+
+def test_config_path_follows_tenure_home_and_tenure_config(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("TENURE_HOME", str(tmp_path / "h"))
+    assert Env().config_path == tmp_path / "h" / "tenure.toml"
+    monkeypatch.setenv("TENURE_CONFIG", str(tmp_path / "elsewhere.toml"))
+    assert Env().config_path == tmp_path / "elsewhere.toml"
+    with pytest.raises(ConfigError, match="file not found; create it or unset TENURE_CONFIG"):
+        load_config()
+
+
+def test_toml_syntax_error(tmp_path: Path):
+    assert problems(tmp_path, "[retry\nretries = 2\n") == [
+        "not valid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"
+    ]
+
+
+def test_unknown_key_lists_the_known_ones(tmp_path: Path):
+    assert problems(tmp_path, "[retry]\nretrys = 3\n") == [
+        "retry.retrys: unknown key; expected one of retries, backoff_base, backoff_max, max_retry_after, "
+        "cooldown_after, cooldown_seconds"
+    ]
+
+
+def test_bad_model_id_in_a_chain(tmp_path: Path):
+    assert problems(tmp_path, 'chains.fast = ["anthropic:claude-sonnet-4-6", "gpt4"]\n') == [
+        "chains.fast[1]: 'gpt4' is not a model id; expected anthropic:NAME, openai:NAME, ollama:NAME[:TAG] "
+        "or local:gemma-3-270m"
+    ]
+
+
+def test_plain_text_secret_is_refused(tmp_path: Path):
+    assert problems(tmp_path, '[providers.anthropic]\napi_key = "sk-ant-api03-abcdef"\n') == [
+        "providers.anthropic.api_key: plain-text secrets are not allowed; expected a reference: env:NAME, "
+        "op://vault/item/field or prefect-secret://name"
+    ]
+
+
+def test_wrong_type_and_out_of_range(tmp_path: Path):
+    text = '[retry]\nretries = "three"\n[task_types.summarize.gate]\nbar = 1.5\n'
+    assert problems(tmp_path, text) == [
+        "retry.retries: Input should be a valid integer, unable to parse string as an integer (got 'three')",
+        "task_types.summarize.gate.bar: Input should be less than or equal to 1 (got 1.5)",
+    ]
+
+
+def test_unknown_task_type(tmp_path: Path):
+    assert problems(tmp_path, '[task_types.translate]\ncandidates = ["ollama:qwen2.5:latest"]\n') == [
+        "task_types.translate: unknown task type; expected one of analyze, classify, extract, format, "
+        "summarize, rag_synthesis, code_transform"
+    ]
+
+
+def test_references_to_missing_chains_are_each_reported(tmp_path: Path):
+    text = '[task_types.classify]\nground_truth = "fast"\n[agents.kit]\nchain = "cheap"\n'
+    assert problems(tmp_path, text) == [
+        "task_types.classify.ground_truth: no chain named 'fast'; "
+        "expected one of default, judge, local, specialist",
+        "agents.kit.chain: no chain named 'cheap'; expected one of default, judge, local, specialist",
+    ]
+
+
+def test_bad_secret_reference_form(tmp_path: Path):
+    assert problems(tmp_path, '[providers.openai]\napi_key = "op://only-a-vault"\n') == [
+        "providers.openai.api_key: 'op://only-a-vault' is not a valid 1Password reference; "
+        "expected op://vault/item/field"
+    ]
+
+
+def test_user_chains_add_to_the_shipped_ones(tmp_path: Path):
+    path = tmp_path / "tenure.toml"
+    path.write_text('chains.fast = ["ollama:qwen2.5:latest"]\n[providers.anthropic]\nbase_url = "http://x"\n')
+    config = load_config(path)
+    assert config.chain("fast") == ["ollama:qwen2.5:latest"]
+    assert config.chain("default") == list(DEFAULT_CHAIN)
+    assert config.providers.anthropic.api_key == "env:ANTHROPIC_API_KEY"  # default kept beside the override
+
+
+def test_readme_example_config_is_valid(tmp_path: Path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "tenure.toml"
+    path.write_text(example)
+    config = load_config(path)
+    assert config.providers.anthropic.api_key.startswith("op://")
