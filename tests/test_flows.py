@@ -1,0 +1,53 @@
+"""The ask flow against a real (temporary) Prefect server: the model call is a task in a flow run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.flows import load_flow_from_entrypoint
+from prefect.testing.utilities import prefect_test_harness
+
+from tenure.flows.ask import ask
+from tests.fakes.llm_server import FakeLLMServer, ok
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+async def test_ask_flow_records_a_flow_run_with_the_model_task(prefect_server, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    config = tmp_path / "tenure.toml"
+    with FakeLLMServer() as server:
+        config.write_text(f'[providers.anthropic]\nbase_url = "{server.url}"\n')
+        monkeypatch.setenv("TENURE_CONFIG", str(config))
+        server.push(ok("flow answer", input_tokens=12, output_tokens=3))
+        state = await ask("hi", target="anthropic:claude-opus-4-6", return_state=True)
+
+    result = await state.result()
+    assert (result.served_by, result.output) == ("anthropic:claude-opus-4-6", "flow answer")
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(state.state_details.flow_run_id)
+        task_runs = await client.read_task_runs()
+    assert flow_run.name == "ask/anthropic:claude-opus-4-6"
+    assert flow_run.parameters == {"prompt": "hi", "target": "anthropic:claude-opus-4-6", "max_tokens": None}
+    assert [t.name for t in task_runs if t.flow_run_id == flow_run.id] == ["call/anthropic:claude-opus-4-6"]
+    assert "sk-ant-test" not in str(flow_run.parameters)
+
+
+def test_prefect_yaml_deploys_every_flow_entrypoint():
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        flow_obj = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+        assert flow_obj.name == deployment["name"]
+        assert deployment["work_pool"]["name"] == "tenure-local"
+    assert {d["name"] for d in spec["deployments"]} == {"ask"}
