@@ -9,9 +9,12 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.flows import load_flow_from_entrypoint
+from prefect.states import Failed
 from prefect.testing.utilities import prefect_test_harness
 
 from tenure.flows.ask import ask
+from tenure.models import Attempt, CallFailed, CallResult
+from tenure.tasks.models import _outage
 from tests.fakes.llm_server import FakeLLMServer, ok
 
 pytestmark = pytest.mark.slow
@@ -51,3 +54,19 @@ def test_prefect_yaml_deploys_every_flow_entrypoint():
         assert flow_obj.name == deployment["name"]
         assert deployment["work_pool"]["name"] == "tenure-local"
     assert {d["name"] for d in spec["deployments"]} == {"ask"}
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retried"),
+    [
+        ([Attempt(model="anthropic:claude-opus-4-6", outcome="fell_back")], True),  # every provider down
+        ([Attempt(model="anthropic:claude-opus-4-6", outcome="failed", status=400)], False),  # bad request
+    ],
+)
+def test_task_retries_only_a_provider_outage(attempts: list[Attempt], retried: bool):
+    failure = CallFailed(
+        "chain:default: every model failed", CallResult(requested="chain:default", served_by=None)
+    )
+    failure.result.attempts.extend(attempts)
+    assert _outage(None, None, Failed(data=failure)) is retried
+    assert _outage(None, None, Failed(data=ValueError("bad config"))) is False
