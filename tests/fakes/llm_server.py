@@ -155,6 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Request handler; all state lives on the owning :class:`FakeLLMServer`."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out separately; Nagle would hold the body ~40 ms
     server_version = "FakeLLMServer/1.0"
     sys_version = ""
     server: _HTTPServer
