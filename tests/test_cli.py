@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,14 @@ def test_exclusive_options_are_refused(model_home: Path):
     run = tenure("ask", "--model", "local:gemma-3-270m", "--chain", "default", "x", home=model_home)
     assert run.returncode == 2
     assert "--model and --chain are exclusive" in run.stderr
+
+
+def test_ask_json_prints_the_whole_record(model_home: Path):
+    run = tenure(
+        "ask", "--json", "--model", "local:gemma-3-270m", "--max-tokens", "4", "Hello", home=model_home
+    )
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert record["served_by"] == "local:gemma-3-270m"
+    assert record["output_tokens"] <= 4
+    assert record["attempts"][0]["outcome"] == "ok"

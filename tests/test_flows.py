@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.flows import load_flow_from_entrypoint
 from prefect.states import Failed
-from prefect.testing.utilities import prefect_test_harness
 
 from tenure.flows.ask import ask
 from tenure.models import Attempt, CallFailed, CallResult
@@ -19,12 +17,6 @@ from tests.fakes.llm_server import FakeLLMServer, ok
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[1]
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 async def test_ask_flow_records_a_flow_run_with_the_model_task(prefect_server, monkeypatch, tmp_path: Path):

@@ -113,3 +113,17 @@ async def test_value_never_reaches_config_repr_logs_or_errors(
     assert VALUE not in str(failure.value) and VALUE not in repr(failure.value.result)
     assert VALUE not in caplog.text
     assert VALUE not in repr(resolve(REF))
+
+
+def test_prefect_secret_block_reference(prefect_server):
+    from prefect.blocks.system import Secret
+
+    Secret(value="sk-from-prefect-block").save("anthropic-key", overwrite=True)
+    secrets.clear_cache()
+    assert resolve("prefect-secret://anthropic-key").get_secret_value() == "sk-from-prefect-block"
+    with pytest.raises(SecretError) as failure:
+        resolve("prefect-secret://no-such-block")
+    assert str(failure.value).startswith(
+        "prefect-secret://no-such-block: could not load the Prefect Secret block 'no-such-block'"
+    )
+    assert "prefect block create secret" in str(failure.value)

@@ -1,11 +1,11 @@
 """Every model call in tenure goes through here (pydantic-ai underneath).
 
-- ``call`` / ``call_sync``: a prompt through a chain or one model, returning a ``CallResult`` record.
+- ``call``: a prompt through a chain or one model, returning a ``CallResult`` record.
 - ``build_chain``: the pydantic-ai model for a chain, for agents that need tools or structured output.
 - ``parse_model_id``: ``anthropic:NAME``, ``openai:NAME``, ``ollama:NAME[:TAG]``, ``local:gemma-3-270m``.
 """
 
-from tenure.models.call import CallFailed, call, call_sync
+from tenure.models.call import CallFailed, call
 from tenure.models.chain import Chain, ChainUnavailable, build_chain, reset_health
 from tenure.models.ids import MODEL_ID_FORMS, ModelId, parse_model_id
 from tenure.models.record import Attempt, CallResult, Skip
@@ -21,7 +21,6 @@ __all__ = [
     "Skip",
     "build_chain",
     "call",
-    "call_sync",
     "parse_model_id",
     "reset_health",
 ]

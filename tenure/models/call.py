@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
     from tenure.config import TenureConfig
 
-__all__ = ["CallFailed", "call", "call_sync"]
+__all__ = ["CallFailed", "call"]
 
 _agent: Agent[None, Any] = Agent()  # structured output only; plain text goes straight to the model
 
@@ -77,14 +76,9 @@ async def call(
                 )
                 output = run.output
         except (ModelAPIError, FallbackExceptionGroup) as exc:
-            result = _result(chain.requested, chain.skipped, attempts, config, started, output=None)
-            raise CallFailed(_failure_message(chain.requested, exc, result), result) from None
-    return _result(chain.requested, chain.skipped, attempts, config, started, output=output)
-
-
-def call_sync(prompt: str, **kwargs: Any) -> CallResult:
-    """``call`` for synchronous code (CLI, Prefect tasks without an event loop)."""
-    return asyncio.run(call(prompt, **kwargs))
+            result = _result(chain.name, chain.skipped, attempts, config, started, output=None)
+            raise CallFailed(_failure_message(chain.name, exc, result), result) from None
+    return _result(chain.name, chain.skipped, attempts, config, started, output=output)
 
 
 def _result(

@@ -6,17 +6,12 @@ chain exactly as through a single model.
 
 Policy, per error class (pydantic-ai maps every provider's errors onto these):
 
-====================================  ===============================  =====================
-error                                 same model                       then
-====================================  ===============================  =====================
-429 rate limit                        retry after Retry-After (capped)  fall back
-529 overloaded, 503, 5xx              retry with backoff + jitter       fall back
-timeout, dropped connection           retry with backoff + jitter       fall back
-connection refused (nothing there)    no retry                          fall back
-401/403 key, 402 quota, 404 model     no retry                          fall back
-400/422 request rejected              no retry                          **raise** (another
-                                                                        model would reject it too)
-====================================  ===============================  =====================
+- 429 rate limit: retry the same model after its Retry-After (if at most ``max_retry_after``), then fall back.
+- 529 overloaded, 503, other 5xx, timeouts, dropped connections: retry with exponential backoff and
+  full jitter, then fall back.
+- refused connection (nothing listening), 401/403 key, 402 quota, 404 model, context window
+  exceeded: fall back at once (waiting would not help; another model may serve).
+- any other 400/422 (the request itself is bad): raise, never fall back (every model would refuse it).
 
 A model whose calls fail ``cooldown_after`` times in a row is skipped for ``cooldown_seconds``.
 """
@@ -267,10 +262,6 @@ class Chain:
     model: Model
     links: list[Link]
     skipped: list[Skip] = field(default_factory=list)
-
-    @property
-    def requested(self) -> str:
-        return self.name
 
 
 _built: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Link]] = weakref.WeakKeyDictionary()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import ModelOverloadedError
+from pydantic_ai.models.fallback import FallbackModel
+from pydantic_ai.models.function import FunctionModel
 
+from tenure.config import AnthropicConfig, RetryPolicy
 from tenure.models import CallFailed, ChainUnavailable, call
+from tenure.models.chain import Link, falls_back
+from tenure.models.record import recording
 from tests.conftest import config_for
 from tests.fakes.llm_server import FakeLLMServer, error, ok
 
@@ -217,3 +225,46 @@ async def test_concurrent_calls_keep_their_records_apart(anthropic_server, opena
         *(call(f"q{i}", config=config, home=tmp_path, target="t") for i in range(8))
     )
     assert all(len(r.attempts) == 1 and r.attempts[0].outcome == "ok" for r in results)
+
+
+async def test_refused_connection_falls_back_without_retrying(openai_server, tmp_path: Path):
+    with FakeLLMServer() as gone:
+        url = gone.url  # a port that was just closed: nothing listens there
+    config = config_for(openai=openai_server, chains=CHAIN)
+    config = config.model_copy(
+        update={"providers": config.providers.model_copy(update={"anthropic": AnthropicConfig(base_url=url)})}
+    )
+
+    result = await call("hi", config=config, home=tmp_path, target="t")
+
+    assert [(a.outcome, a.error, a.reason) for a in result.attempts] == [
+        ("fell_back", "ModelConnectionError", "connection failed; falling back"),
+        ("ok", None, None),
+    ]
+
+
+async def test_a_model_without_a_price_has_an_unknown_cost(openai_server, tmp_path: Path):
+    config = config_for(openai=openai_server)
+    result = await call("hi", config=config, home=tmp_path, target="openai:gpt-unpriced")
+    assert (result.served_by, result.cost_usd) == ("openai:gpt-unpriced", None)
+
+
+async def test_streamed_requests_retry_opening_the_stream_and_record_usage():
+    calls = 0
+
+    async def flaky(messages: list, info: object) -> AsyncIterator[str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ModelOverloadedError("flaky", "overloaded")
+        yield "hello "
+        yield "world"
+
+    link = Link("ollama:flaky", FunctionModel(stream_function=flaky), RetryPolicy(backoff_base=0.01))
+    agent = Agent(FallbackModel(link, fallback_on=falls_back))
+    with recording() as attempts:
+        async with agent.run_stream("hi") as run:
+            assert await run.get_output() == "hello world"
+
+    assert [(a.outcome, a.error) for a in attempts] == [("retried", "ModelOverloadedError"), ("ok", None)]
+    assert attempts[1].output_tokens == 2

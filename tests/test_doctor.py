@@ -1,0 +1,33 @@
+"""Doctor checks that need a peer: Ollama's model list through the real `ollama` client."""
+
+from __future__ import annotations
+
+from tenure.config import parse_config
+from tenure.doctor import check_ollama
+from tests.fakes.llm_server import FakeLLMServer
+
+
+def test_ollama_lists_models_and_names_the_missing_ones_with_the_fix():
+    with FakeLLMServer(ollama_models=["qwen2.5:latest", "phi4:latest"]) as ollama:
+        config = parse_config({"providers": {"ollama": {"base_url": ollama.url}}})
+        present = check_ollama(config)
+        wanting = parse_config(
+            {"providers": {"ollama": {"base_url": ollama.url}}, "chains": {"x": ["ollama:llama3.2:3b"]}}
+        )
+        missing = check_ollama(wanting)
+
+    assert (present.status, present.detail) == (
+        "ok",
+        f"reachable at {ollama.url}; 2 models: qwen2.5:latest, phi4:latest",
+    )
+    assert (missing.status, missing.fix) == ("warn", "ollama pull llama3.2:3b")
+    assert "missing llama3.2:3b" in missing.detail
+
+
+def test_ollama_not_running_is_a_warning_not_a_failure():
+    with FakeLLMServer() as gone:
+        url = gone.url
+    check = check_ollama(parse_config({"providers": {"ollama": {"base_url": url}}}))
+    assert check.status == "warn"
+    assert check.detail.startswith(f"not reachable at {url}")
+    assert check.fix.startswith("start it with 'ollama serve'")
