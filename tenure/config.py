@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -63,6 +64,7 @@ def _check_secret_ref(value: str) -> str:
 ModelIdStr = Annotated[str, AfterValidator(_check_model_id)]
 SecretRefStr = Annotated[str, AfterValidator(_check_secret_ref)]
 Chain = Annotated[list[ModelIdStr], Field(min_length=1)]
+ChainName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class Env(BaseSettings):
@@ -184,7 +186,7 @@ class TenureConfig(_Strict):
 
     providers: Providers = Providers()
     models: dict[ModelIdStr, ModelOptions] = {}
-    chains: dict[str, Chain] = {
+    chains: dict[ChainName, Chain] = {
         "default": list(DEFAULT_CHAIN),
         "specialist": list(DEFAULT_CHAIN[1:]),
         "judge": list(DEFAULT_CHAIN),
@@ -310,6 +312,10 @@ def _describe(err: Any) -> str:
         return f"{where}: {message}" if where else message
     if kind == "literal_error" and "[key]" in loc:
         return f"{where}: unknown task type; expected one of {', '.join(TASK_TYPES)}"
+    if kind == "string_pattern_mismatch" and loc[:1] == ("chains",):
+        return (
+            f"{where}: not a chain name; expected letters, digits, '-' or '_' (model ids go inside the list)"
+        )
     if kind == "missing":
         return f"{where}: required key is missing"
     return f"{where}: {err['msg']} (got {err.get('input')!r})"

@@ -109,3 +109,10 @@ def test_readme_example_config_is_valid(tmp_path: Path):
     path.write_text(example)
     config = load_config(path)
     assert config.providers.anthropic.api_key.startswith("op://")
+
+
+def test_chain_name_that_looks_like_a_model_id(tmp_path: Path):
+    assert problems(tmp_path, 'chains."local:gemma-3-270m" = ["local:gemma-3-270m"]\n') == [
+        "chains.local:gemma-3-270m: not a chain name; expected letters, digits, '-' or '_' "
+        "(model ids go inside the list)"
+    ]

@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ from pydantic_ai.models.wrapper import WrapperModel
 
 from tenure.models.ids import parse_model_id
 from tenure.models.providers import Unusable, build_model
-from tenure.models.record import Attempt, Skip, record
+from tenure.models.record import Attempt, Outcome, Skip, record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,7 +61,7 @@ __all__ = ["Chain", "ChainUnavailable", "Link", "build_chain", "falls_back", "re
 
 
 class ChainUnavailable(RuntimeError):
-    """No link of the chain can be tried (all skipped for configuration reasons or in cooldown)."""
+    """No link of the chain can be tried: each was skipped for a configuration reason (e.g. no key)."""
 
 
 def is_request_error(exc: BaseException) -> bool:
@@ -79,8 +79,8 @@ def falls_back(exc: Exception) -> bool:
 def _retryable(exc: ModelAPIError) -> bool:
     if (
         isinstance(exc, ModelConnectionError)
+        and not isinstance(exc, ModelTimeoutError)
         and exc.phase == "connect"
-        and "timed out" not in str(exc).lower()
     ):
         return False  # refused: nothing is listening, waiting will not change that
     return isinstance(exc, ModelRateLimitError | ModelUnavailableError | ModelConnectionError) or (
@@ -88,22 +88,26 @@ def _retryable(exc: ModelAPIError) -> bool:
     )
 
 
+_KINDS: dict[type[ModelAPIError], str] = {  # most specific first
+    ModelRateLimitError: "rate limited",
+    ModelQuotaExceededError: "quota exhausted",
+    ModelAuthenticationError: "key rejected",
+    ModelNotFoundError: "model not found",
+    ModelContextWindowExceededError: "context window exceeded",
+    ModelUnavailableError: "overloaded/unavailable",
+    ModelTimeoutError: "timed out",
+    ModelConnectionError: "connection failed",
+}
+
+
 def _describe(exc: ModelAPIError) -> tuple[int | None, str]:
+    """The HTTP status (if any) and a few words a person can act on."""
     status = exc.status_code if isinstance(exc, ModelHTTPError) else None
-    kinds = {
-        ModelRateLimitError: "rate limited",
-        ModelQuotaExceededError: "quota exhausted",
-        ModelAuthenticationError: "key rejected",
-        ModelNotFoundError: "model not found",
-        ModelContextWindowExceededError: "context window exceeded",
-        ModelUnavailableError: "overloaded/unavailable",
-        ModelTimeoutError: "timed out",
-        ModelConnectionError: "connection failed",
-    }
-    default = "server error" if status else f"provider error: {str(exc)[:120]}"
-    what = next((text for cls, text in kinds.items() if isinstance(exc, cls)), default)
     if is_request_error(exc):
         what = "request rejected"
+    else:
+        default = "server error" if status else f"provider error: {str(exc)[:120]}"
+        what = next((text for cls, text in _KINDS.items() if isinstance(exc, cls)), default)
     return status, f"{status} {what}" if status else what
 
 
@@ -188,7 +192,7 @@ class Link(WrapperModel):
 
     def _attempt(
         self,
-        outcome: Any,
+        outcome: Outcome,
         exc: ModelAPIError,
         status: int | None,
         reason: str,
@@ -238,19 +242,17 @@ class Link(WrapperModel):
         run_context: Any = None,
     ) -> AsyncIterator[StreamedResponse]:
         """Retries cover opening the stream; once it has started, errors belong to the stream."""
-        opened: list[Any] = []
+        async with AsyncExitStack() as stack:
 
-        async def open_stream() -> StreamedResponse:
-            cm = self.wrapped.request_stream(messages, model_settings, model_request_parameters, run_context)
-            stream = await cm.__aenter__()
-            opened.append(cm)
-            return stream
+            async def open_stream() -> StreamedResponse:
+                return await stack.enter_async_context(
+                    self.wrapped.request_stream(
+                        messages, model_settings, model_request_parameters, run_context
+                    )
+                )
 
-        stream, latency = await self._attempts(open_stream)
-        try:
+            stream, latency = await self._attempts(open_stream)
             yield stream
-        finally:
-            await opened[-1].__aexit__(None, None, None)
         self._record_ok(stream.get(), latency)
 
 
@@ -289,8 +291,8 @@ def build_chain(name_or_ids: str | list[str], config: TenureConfig, home: Path) 
     """
     if isinstance(name_or_ids, list):
         name, ids = "chain:custom", name_or_ids
-    elif ":" in name_or_ids and name_or_ids.split(":", 1)[0] in ("anthropic", "openai", "ollama", "local"):
-        name, ids = name_or_ids, [name_or_ids]
+    elif ":" in name_or_ids:  # chain names have no colon; model ids always do
+        name, ids = str(parse_model_id(name_or_ids)), [name_or_ids]
     else:
         name, ids = f"chain:{name_or_ids}", config.chain(name_or_ids)
     links: list[Link] = []
