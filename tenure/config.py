@@ -40,8 +40,8 @@ __all__ = [
     "parse_config",
 ]
 
-TASK_TYPES = ("analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform")
 TaskType = Literal["analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform"]
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 DEFAULT_CHAIN = (
     "anthropic:claude-opus-4-6",
     "anthropic:claude-sonnet-4-6",
