@@ -268,3 +268,17 @@ async def test_streamed_requests_retry_opening_the_stream_and_record_usage():
 
     assert [(a.outcome, a.error) for a in attempts] == [("retried", "ModelOverloadedError"), ("ok", None)]
     assert attempts[1].output_tokens == 2
+
+
+async def test_system_instructions_reach_each_provider_in_its_own_form(
+    anthropic_server, openai_server, tmp_path: Path
+):
+    config = config_for(anthropic_server, openai_server)
+    await call("hi", config=config, home=tmp_path, target="anthropic:claude-opus-4-6", system="Be brief.")
+    await call("hi", config=config, home=tmp_path, target="openai:gpt-4.1", system="Be brief.")
+
+    assert anthropic_server.completion_requests[0].body["system"] == [{"type": "text", "text": "Be brief."}]
+    assert openai_server.completion_requests[0].body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
