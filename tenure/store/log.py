@@ -1,0 +1,191 @@
+"""The score log: append-only Parquet segments read through DuckDB views.
+
+Why segments: a Prefect process worker runs each flow run in its own process, and DuckDB allows one
+writing process per database file. So nothing shares a writable database: every writer appends its own
+segment (written under a temporary name, fsynced, atomically renamed, directory fsynced), and readers
+open an in-memory DuckDB whose views read all segments with ``read_parquet(..., union_by_name=true)``.
+A killed writer leaves at most a ``.tmp`` file that no reader ever globs. Rows carry unique ids and the
+views keep one row per id, so a compaction that crashes between writing its merged segment and deleting
+the old ones never shows a row twice.
+
+Layout under ``root``: ``runs/*.parquet``, ``scores/*.parquet``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["SCHEMAS", "CompactionReport", "ScoreLog", "Table", "new_id"]
+
+Table = Literal["runs", "scores"]
+
+_TS = pa.timestamp("us", tz="UTC")
+SCHEMAS: dict[str, pa.Schema] = {
+    "runs": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("ts", _TS),
+            ("task_id", pa.string()),
+            ("task_type", pa.string()),
+            ("role", pa.string()),  # ground_truth | candidate | canary | routed
+            ("source", pa.string()),  # live | golden | replay | backtest
+            ("model", pa.string()),  # what was asked for (model id or chain:NAME)
+            ("served_by", pa.string()),
+            ("gt_run_id", pa.string()),  # for a shadow: the ground-truth run it is compared with
+            ("input", pa.string()),  # JSON of the task input
+            ("output", pa.string()),  # JSON of the parsed output
+            ("reference", pa.string()),  # JSON of the reference the run was judged against, if any
+            ("record", pa.string()),  # JSON of the model layer's CallResult (attempts, fallbacks, …)
+            ("trace_id", pa.string()),
+            ("cost_usd", pa.float64()),
+            ("latency_ms", pa.float64()),
+            ("input_tokens", pa.int64()),
+            ("output_tokens", pa.int64()),
+            ("error", pa.string()),
+        ]
+    ),
+    "scores": pa.schema(
+        [
+            ("score_id", pa.string()),
+            ("ts", _TS),
+            ("run_id", pa.string()),  # the candidate's run
+            ("gt_run_id", pa.string()),
+            ("task_id", pa.string()),
+            ("task_type", pa.string()),
+            ("candidate", pa.string()),
+            ("judge", pa.string()),  # label_match, field_f1, heuristic:minilm, llm:anthropic:…
+            ("judge_kind", pa.string()),  # deterministic | heuristic | llm
+            ("score", pa.float64()),  # null when judging failed
+            ("passed", pa.bool_()),
+            ("reason", pa.string()),
+            ("status", pa.string()),  # ok | judge_failed
+            ("source", pa.string()),
+        ]
+    ),
+}
+_ID = {"runs": "run_id", "scores": "score_id"}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    table: str
+    segments_before: int
+    segments_after: int
+    rows: int
+
+
+class ScoreLog:
+    """Append segments; read everything through DuckDB views (``runs``, ``scores``, ``confidence``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _dir(self, table: Table) -> Path:
+        return self.root / table
+
+    def segments(self, table: Table) -> list[Path]:
+        return sorted(self._dir(table).glob("*.parquet"))
+
+    def append(self, table: Table, rows: Sequence[dict[str, Any]]) -> Path | None:
+        """Write ``rows`` as one new segment, atomically. Returns its path (``None`` for no rows)."""
+        if not rows:
+            return None
+        now = datetime.now(UTC)
+        arrow = pa.Table.from_pylist([{"ts": now, **row} for row in rows], schema=SCHEMAS[table])
+        name = f"{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+        return self._write(table, arrow, name)
+
+    def _write(self, table: Table, arrow: pa.Table, name: str) -> Path:
+        directory = self._dir(table)
+        directory.mkdir(parents=True, exist_ok=True)
+        final = directory / name
+        partial = directory / f".{name}.tmp"
+        pq.write_table(arrow, partial, compression="zstd")
+        with partial.open("rb") as f:
+            os.fsync(f.fileno())
+        partial.replace(final)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return final
+
+    def _source(self, table: Table, con: duckdb.DuckDBPyConnection) -> str:
+        if not self.segments(table):
+            con.register(f"_{table}_empty", SCHEMAS[table].empty_table())
+            return f"_{table}_empty"
+        glob = str(self._dir(table) / "*.parquet").replace("'", "''")
+        return f"read_parquet('{glob}', union_by_name=true)"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
+        con = duckdb.connect(":memory:")
+        for table in ("runs", "scores"):
+            key = _ID[table]
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY ts) = 1"
+            )
+        con.execute(
+            """
+            CREATE VIEW confidence AS
+            SELECT candidate AS model, task_type, judge, any_value(judge_kind) AS judge_kind,
+                   count(*) AS n, avg(score) AS mean, coalesce(stddev_samp(score), 0) AS std,
+                   max(ts) AS last_update
+            FROM scores WHERE status = 'ok'
+            GROUP BY candidate, task_type, judge
+            """
+        )
+        return con
+
+    @contextlib.contextmanager
+    def _exclusive(self, table: Table) -> Iterator[None]:
+        """One compaction per table at a time (writers never take this lock)."""
+        self._dir(table).mkdir(parents=True, exist_ok=True)
+        with (self._dir(table) / ".compact.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def compact(self, table: Table) -> CompactionReport:
+        """Merge every current segment into one, keeping one row per id, then delete the merged ones."""
+        with self._exclusive(table):
+            inputs = self.segments(table)
+            if len(inputs) <= 1:
+                return CompactionReport(table, len(inputs), len(inputs), self.count(table))
+            con = duckdb.connect(":memory:")
+            files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in inputs)
+            merged = con.sql(
+                f"SELECT * FROM read_parquet([{files}], union_by_name=true) "
+                f"QUALIFY row_number() OVER (PARTITION BY {_ID[table]} ORDER BY ts) = 1 ORDER BY ts"
+            ).to_arrow_table()
+            merged = merged.select(SCHEMAS[table].names).cast(SCHEMAS[table])
+            self._write(
+                table, merged, f"{time.strftime('%Y%m%dT%H%M%S')}-compact-{uuid.uuid4().hex[:8]}.parquet"
+            )
+            for path in inputs:
+                path.unlink(missing_ok=True)
+            return CompactionReport(table, len(inputs), len(self.segments(table)), merged.num_rows)
+
+    def count(self, table: Table) -> int:
+        return self.connect().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
