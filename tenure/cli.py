@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from tenure.config import ConfigError, Env, TenureConfig, load_config
 from tenure.models import CallFailed, CallResult, ChainUnavailable, call
 from tenure.models.local import few_shot_prompt
+
+# Prefect's own chatter (temporary server, telemetry, per-task INFO lines) would bury the CLI's output;
+# deployed runs on a worker keep their normal logging.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 app = typer.Typer(
     help="tenure: a personal LLM agent team on Prefect, where local models earn tenure on evidence.",
@@ -178,12 +188,14 @@ DEMO_TASKS = [
 
 @app.command()
 def demo(
-    chain: Annotated[str, typer.Option(help="The chain to run the demo prompts through.")] = "default",
+    chain: Annotated[str, typer.Option(help="The chain for the model-layer prompts.")] = "default",
+    limit: Annotated[int, typer.Option(min=1, help="Golden tasks per type to shadow-evaluate.")] = 3,
 ) -> None:
-    """Run the main job on the embedded defaults: few-shot prompts through the fallback chain."""
+    """Run the main job on the embedded defaults: the fallback chain, then the golden set shadow-evaluated
+    with [bold]local:gemma-3-270m[/bold] as candidate against the archived references, and the scoreboard."""
     env, config = _load()
     home = env.home.expanduser()
-    out.rule("[bold]tenure demo[/bold]")
+    out.rule("[bold]tenure demo[/bold] · the model layer")
     out.print(f"chain [bold]{chain}[/bold]: {' → '.join(config.chain(chain))}")
 
     async def run_all() -> list[tuple[str, str, CallResult]]:
@@ -206,6 +218,119 @@ def demo(
     served = sorted({r.served_by or "-" for _, _, r in results})
     out.rule()
     out.print(f"{len(results)} calls, served by {', '.join(served)}, total cost ${total:.6f}")
+
+    out.rule("[bold]tenure demo[/bold] · shadow evaluation of the golden set")
+    run_golden(None, limit, ["local:gemma-3-270m"], home)
+    render_scores(home)
+    out.print(
+        f'score log: {home / "store"}  (try: tenure sql "select task_type, count(*) from scores group by 1")'
+    )
+
+
+def run_golden(types: list[str] | None, limit: int | None, candidates: list[str] | None, home: Path) -> None:
+    """Shadow-evaluate golden tasks, one ``shadow_eval`` flow run per type, with a progress bar."""
+    from tenure.control.golden import load_golden
+    from tenure.flows.shadow_eval import shadow_eval
+
+    tasks = load_golden(types, limit)
+    by_type: dict[str, list] = {}
+    for task in tasks:
+        by_type.setdefault(task.type, []).append(task)
+
+    async def run_all(progress: Progress, bar: TaskID) -> None:
+        for task_type, batch in by_type.items():
+            progress.update(bar, description=f"shadow_eval/{task_type}")
+            await shadow_eval(task_type, tasks=batch, candidates=candidates, source="golden")
+            progress.advance(bar, len(batch))
+
+    columns = (SpinnerColumn(), "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out) as progress:
+        asyncio.run(run_all(progress, progress.add_task("shadow evaluation", total=len(tasks))))
+
+
+def render_scores(home: Path, as_json: bool = False) -> None:
+    """The scoreboard: model × task type × judge with n, mean, std and status."""
+    from tenure.store import ScoreLog
+
+    log = ScoreLog(home / "store")
+    columns, rows = log.query(
+        "SELECT c.model, c.task_type, c.judge, c.judge_kind, c.n, c.mean, c.std, c.last_update, "
+        "(SELECT count(*) FROM scores f WHERE f.status = 'judge_failed' AND f.candidate = c.model "
+        " AND f.task_type = c.task_type) AS judge_failures "
+        "FROM confidence c ORDER BY c.model, c.task_type, c.judge"
+    )
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    if as_json:
+        for record in records:
+            out.print_json(json.dumps(record, default=str))
+        return
+    table = Table("model", "task type", "judge", "n", "mean", "std", "status", title="scoreboard")
+    for r in records:
+        status = "collecting evidence" + (
+            f"; {r['judge_failures']} judge failures" if r["judge_failures"] else ""
+        )
+        table.add_row(
+            r["model"], r["task_type"], r["judge"], str(r["n"]), f"{r['mean']:.3f}", f"{r['std']:.3f}", status
+        )
+    out.print(table if records else "no scores yet: run 'tenure eval --golden' or 'tenure demo'")
+
+
+@app.command("eval")
+def eval_(
+    golden: Annotated[bool, typer.Option("--golden", help="Run the golden task set (data/golden).")] = False,
+    types: Annotated[str | None, typer.Option(help="Comma-separated task types (default: all).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N tasks per type.")] = None,
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option("--candidate", help="Candidate model id (repeatable; default: config)."),
+    ] = None,
+) -> None:
+    """Shadow-evaluate candidates against references and log every run and score."""
+    if not golden:
+        err.print(
+            "nothing to evaluate: pass --golden (live tasks are shadowed by the shadow_eval deployment)"
+        )
+        raise typer.Exit(2)
+    env, _ = _load()
+    try:
+        run_golden(types.split(",") if types else None, limit, candidate or None, env.home.expanduser())
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    render_scores(env.home.expanduser())
+
+
+@app.command()
+def scores(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+) -> None:
+    """The scoreboard from the score log: model × task type × judge with n, mean, std and status."""
+    env, _ = _load()
+    render_scores(env.home.expanduser(), as_json=json_out)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SELECT over the views runs, scores, confidence.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+) -> None:
+    """Run read-only SQL against the score log's DuckDB views."""
+    from tenure.store import ScoreLog
+
+    env, _ = _load()
+    try:
+        columns, rows = ScoreLog(env.home.expanduser() / "store").query(query)
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    if json_out:
+        for row in rows:
+            out.print_json(json.dumps(dict(zip(columns, row, strict=True)), default=str))
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
 
 
 if __name__ == "__main__":

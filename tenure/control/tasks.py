@@ -99,6 +99,8 @@ class TaskType:
     judge: str | None = None
     """Deterministic judge name, or None where only similarity or an LLM can judge."""
     stop: tuple[str, ...] = ("\n\n",)
+    max_tokens: int = 160
+    """Completion budget for base models (instruction models stop by themselves)."""
 
     def chat(self, data: _Input) -> tuple[str, str]:
         """(instructions, user message) for an instruction model."""
@@ -149,6 +151,7 @@ TASK_TYPES: dict[str, TaskType] = {
     for t in (
         TaskType(
             name="classify",
+            max_tokens=8,
             input_model=ClassifyInput,
             instructions="Classify the text. Answer with exactly one of the allowed labels and nothing else.",
             render=lambda d: f"Labels: {', '.join(d.labels)}\nText: {d.text}",
@@ -174,6 +177,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="extract",
+            max_tokens=96,
             input_model=ExtractInput,
             instructions=(
                 "Extract the requested fields from the text. Answer with one JSON object with exactly "
@@ -196,6 +200,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="format",
+            max_tokens=200,
             input_model=FormatInput,
             instructions="Rewrite the text in the target format, following the instruction exactly. "
             "Output only it.",
@@ -210,6 +215,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="summarize",
+            max_tokens=120,
             input_model=SummarizeInput,
             instructions="Summarise the text for a busy person: decisions, numbers, dates, owners. "
             "Plain prose.",
@@ -230,6 +236,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="analyze",
+            max_tokens=120,
             input_model=AnalyzeInput,
             instructions="Answer the question from the text: conclusion first, then the key "
             "evidence, briefly.",
@@ -246,6 +253,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="rag_synthesis",
+            max_tokens=120,
             input_model=RagInput,
             instructions=(
                 "Answer the question using only the passages, citing the ids you rely on like [p1]. "
@@ -267,6 +275,7 @@ TASK_TYPES: dict[str, TaskType] = {
         ),
         TaskType(
             name="code_transform",
+            max_tokens=320,
             input_model=CodeInput,
             instructions="Apply the instruction to the code. Output only the complete transformed "
             "code, no prose.",

@@ -187,5 +187,38 @@ class ScoreLog:
                 path.unlink(missing_ok=True)
             return CompactionReport(table, len(inputs), len(self.segments(table)), merged.num_rows)
 
+    def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[dict[str, Any]]:
+        """Live ground-truth runs of ``task_type`` that ``candidate`` has not shadowed yet, oldest first."""
+        rows = (
+            self.connect()
+            .execute(
+                """
+                SELECT g.run_id, g.task_id, g.input, g.output FROM runs g
+                WHERE g.role = 'ground_truth' AND g.source = 'live' AND g.task_type = ? AND g.error IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.gt_run_id = g.run_id AND c.model = ?)
+                ORDER BY g.ts LIMIT ?
+                """,
+                [task_type, candidate, limit],
+            )
+            .fetchall()
+        )
+        return [dict(zip(("run_id", "task_id", "input", "output"), row, strict=True)) for row in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one read-only statement against the views; anything but SELECT is refused."""
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise ValueError(f"not valid SQL: {exc}") from None
+        kinds = [s.type.name for s in statements]
+        if kinds != ["SELECT"]:
+            raise ValueError(f"only one read-only SELECT is allowed (got {', '.join(kinds) or 'nothing'})")
+        con = self.connect()
+        try:
+            rows = con.execute(sql, list(params)).fetchall()
+        except duckdb.Error as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        return [c[0] for c in con.description], rows
+
     def count(self, table: Table) -> int:
         return self.connect().execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -1,0 +1,117 @@
+"""``shadow_eval``, ``aggregate_confidence`` and ``compact_store``: the control plane's flows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from tenure.config import Env, load_config
+from tenure.control.shadow import llm_judge_available
+from tenure.control.tasks import Task, get_type
+from tenure.store import new_id
+from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
+
+__all__ = ["aggregate_confidence", "compact_store", "shadow_eval"]
+
+
+def _shadow_run_name() -> str:
+    params = flow_run.parameters
+    candidates = params.get("candidates") or ["configured"]
+    short = ",".join(c.removesuffix(":latest") for c in candidates)
+    return f"shadow_eval/{params['task_type']}/{short}"
+
+
+def _archive_references(tasks: list[Task], source: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Ground-truth rows for tasks that arrive with their reference (golden set, replay)."""
+    rows = [
+        {
+            "run_id": new_id(),
+            "task_id": t.id,
+            "task_type": t.type,
+            "role": "ground_truth",
+            "source": source,
+            "model": f"reference:{source}",
+            "served_by": f"reference:{source}",
+            "input": json.dumps(t.input, ensure_ascii=False),
+            "output": json.dumps(t.reference, ensure_ascii=False),
+            "reference": json.dumps(t.reference, ensure_ascii=False),
+        }
+        for t in tasks
+    ]
+    return rows, [r["run_id"] for r in rows]
+
+
+@flow(name="shadow_eval", flow_run_name=_shadow_run_name)
+async def shadow_eval(
+    task_type: str,
+    tasks: list[Task] | None = None,
+    candidates: list[str] | None = None,
+    source: str = "live",
+    limit: int = 100,
+) -> dict[str, dict[str, float]]:
+    """Shadow one batch of ``task_type`` with every candidate, judge each answer, log runs and scores.
+
+    With ``tasks`` (each carrying its reference: golden set, replay) the references are archived as the
+    ground truth; without, the batch is the oldest live ground-truth runs each candidate has not
+    shadowed yet (at most ``limit``). Returns, per candidate, how many were scored and their mean.
+    """
+    get_type(task_type)
+    config = load_config()
+    home = Env().home.expanduser()
+    chosen = candidates or config.task_types[task_type].candidates
+    use_llm = llm_judge_available(config, home)
+    logger = get_run_logger()
+    summary: dict[str, dict[str, float]] = {}
+    if tasks is not None:
+        gt_rows, gt_ids = _archive_references(tasks, source)
+        append_rows("runs", gt_rows)
+    for candidate in chosen:
+        if tasks is None:
+            pending = score_log().pending_shadows(task_type, candidate, limit)
+            batch = [
+                Task(
+                    id=p["task_id"],
+                    type=task_type,
+                    input=json.loads(p["input"]),
+                    reference=json.loads(p["output"]),
+                )
+                for p in pending
+            ]
+            batch_ids = [p["run_id"] for p in pending]
+        else:
+            batch, batch_ids = tasks, gt_ids
+        if not batch:
+            continue
+        runs, outputs = await answer_batch(batch, batch_ids, candidate, source)
+        scores = await judge_batch(batch, runs, outputs, candidate, source, use_llm)
+        append_rows("runs", runs)
+        append_rows("scores", scores)
+        judged = [s["score"] for s in scores if s["status"] == "ok"]
+        summary[candidate] = {"scored": len(judged), "mean": sum(judged) / len(judged) if judged else 0.0}
+        logger.info(
+            "%s on %s: %d scored, mean %.3f", candidate, task_type, len(judged), summary[candidate]["mean"]
+        )
+    return summary
+
+
+@flow(name="aggregate_confidence")
+def aggregate_confidence() -> list[dict[str, Any]]:
+    """Confidence per model × task type × judge (n, mean, std, last update), from every score so far."""
+    con = score_log().connect()
+    rows = con.execute("SELECT * FROM confidence ORDER BY task_type, model, judge").fetchall()
+    columns = [c[0] for c in con.description]
+    table = [dict(zip(columns, row, strict=True)) for row in rows]
+    logger = get_run_logger()
+    for row in table:
+        logger.info("%(model)s %(task_type)s %(judge)s: n=%(n)d mean=%(mean).3f std=%(std).3f", row)
+    return table
+
+
+@flow(name="compact_store")
+def compact_store() -> list[dict[str, Any]]:
+    """Merge the score log's small segments (keeps every row exactly once)."""
+    log = score_log()
+    return [vars(log.compact(table)) for table in ("runs", "scores")]

@@ -1,0 +1,132 @@
+"""The score log under concurrent writers, a killed writer, and compaction."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tenure.store import ScoreLog, new_id
+
+ROOT = Path(__file__).parents[2]
+
+
+def score(i: int, candidate: str = "local:gemma-3-270m", value: float = 1.0) -> dict:
+    return {
+        "score_id": new_id(),
+        "run_id": f"run-{i}",
+        "task_id": f"task-{i}",
+        "task_type": "classify",
+        "candidate": candidate,
+        "judge": "label_match",
+        "judge_kind": "deterministic",
+        "score": value,
+        "passed": value == 1.0,
+        "reason": "",
+        "status": "ok",
+        "source": "test",
+    }
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from tenure.store import ScoreLog, new_id
+from tests.store.test_log import score
+log, per_append, appends = ScoreLog(Path(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+for n in range(appends):
+    log.append("scores", [score(i) for i in range(per_append)])
+    print(f"committed {n + 1}", flush=True)
+"""
+
+
+def writer(root: Path, per_append: int, appends: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root), str(per_append), str(appends)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def test_empty_log_has_empty_views(tmp_path: Path):
+    con = ScoreLog(tmp_path).connect()
+    for view in ("runs", "scores", "confidence"):
+        assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
+
+
+def test_confidence_per_model_type_and_judge(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    log.append("scores", [score(i, value=v) for i, v in enumerate([1.0, 0.0, 1.0, 1.0])])
+    log.append("scores", [score(9, candidate="ollama:qwen2.5:latest", value=0.5)])
+    log.append("scores", [{**score(10), "status": "judge_failed", "score": None, "passed": None}])
+    rows = log.connect().execute("SELECT model, judge, n, mean FROM confidence ORDER BY model").fetchall()
+    assert rows == [
+        ("local:gemma-3-270m", "label_match", 4, 0.75),
+        ("ollama:qwen2.5:latest", "label_match", 1, 0.5),
+    ]
+
+
+@pytest.mark.slow
+def test_eight_processes_appending_concurrently_lose_nothing(tmp_path: Path):
+    procs = [writer(tmp_path, per_append=10, appends=50) for _ in range(8)]
+    for proc in procs:
+        proc.communicate(timeout=300)
+        assert proc.returncode == 0
+    log = ScoreLog(tmp_path)
+    assert log.count("scores") == 4000
+    con = log.connect()
+    assert con.execute("SELECT count(DISTINCT score_id) FROM scores").fetchone() == (4000,)
+    assert not list((tmp_path / "scores").glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_killed_writer_leaves_every_committed_row_and_nothing_partial(tmp_path: Path):
+    per_append = 20_000
+    proc = writer(tmp_path, per_append=per_append, appends=1000)
+    committed = 0
+    assert proc.stdout is not None
+    while committed < 3:
+        committed = int(proc.stdout.readline().split()[1])
+    time.sleep(0.03)  # land the kill inside a later write
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rows = ScoreLog(tmp_path).count("scores")
+    assert rows >= committed * per_append
+    assert rows % per_append == 0  # whole segments only: a half-written one is never read
+
+
+def test_compaction_keeps_every_row_once_and_survives_a_crash_midway(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    for n in range(5):
+        log.append("scores", [score(i) for i in range(n * 10, n * 10 + 10)])
+    before = sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall())
+
+    report = log.compact("scores")
+
+    assert (report.segments_before, report.segments_after, report.rows) == (5, 1, 50)
+    assert sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall()) == before
+    # a compaction killed after writing its merged segment but before deleting the inputs leaves
+    # the same rows twice on disk; the views still show each once, and the next compaction cleans up
+    merged = log.segments("scores")[0]
+    shutil.copy(merged, merged.with_name("20000101T000000-copy.parquet"))
+    assert log.count("scores") == 50
+    assert log.compact("scores").rows == 50
+    assert len(log.segments("scores")) == 1
+
+
+def test_sql_is_read_only(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    log.append("scores", [score(1)])
+    assert log.query("SELECT count(*) AS n FROM scores") == (["n"], [(1,)])
+    for statement in ("DROP VIEW scores", "COPY (SELECT 1) TO 'x.csv'", "SELECT 1; DELETE FROM scores"):
+        with pytest.raises(ValueError, match="only one read-only SELECT is allowed"):
+            log.query(statement)
+    with pytest.raises(ValueError, match=r"not valid SQL|Parser Error|syntax"):
+        log.query("SELEC nothing")
