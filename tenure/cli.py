@@ -264,11 +264,14 @@ def render_scores(home: Path, as_json: bool = False) -> None:
         for record in records:
             out.print_json(json.dumps(record, default=str))
         return
-    table = Table("model", "task type", "judge", "n", "mean", "std", "status", title="scoreboard")
+    table = Table(title="scoreboard")
+    for name in ("model", "task type", "judge"):
+        table.add_column(name, overflow="fold")
+    for name in ("n", "mean", "std"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=5)
+    table.add_column("status", min_width=10)
     for r in records:
-        status = "collecting evidence" + (
-            f"; {r['judge_failures']} judge failures" if r["judge_failures"] else ""
-        )
+        status = "collecting" + (f"; {r['judge_failures']} judge failures" if r["judge_failures"] else "")
         table.add_row(
             r["model"], r["task_type"], r["judge"], str(r["n"]), f"{r['mean']:.3f}", f"{r['std']:.3f}", status
         )

@@ -52,12 +52,47 @@ def test_doctor_exits_zero_with_no_keys_when_the_embedded_model_works(model_home
     assert "ok" in rows["config"]
 
 
-def test_demo_serves_from_the_embedded_model_through_the_chain(model_home: Path):
-    run = tenure("demo", home=model_home)
+def test_demo_runs_the_chain_then_scores_every_task_type_for_the_embedded_model(
+    model_home: Path, tmp_path: Path
+):
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    for gguf in (model_home / "models").glob("*.gguf"):
+        (home / "models" / gguf.name).symlink_to(gguf)
+    run = tenure("demo", "--limit", "1", home=home)
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("served by local:gemma-3-270m  asked chain:default") == 3
     assert "skipped anthropic:claude-opus-4-6, anthropic:claude-sonnet-4-6: no key" in run.stdout
     assert "3 calls, served by local:gemma-3-270m, total cost $0.000000" in run.stdout
+    board = run.stdout.split("scoreboard", 1)[1]
+    for task_type in (
+        "analyze",
+        "classify",
+        "code_transform",
+        "extract",
+        "format",
+        "rag_synthesis",
+        "summarize",
+    ):
+        assert task_type in board
+
+    counted = tenure(
+        "sql", "--json", "select task_type, count(*) as n from scores group by 1 order by 1", home=home
+    )
+    assert counted.returncode == 0, counted.stderr
+    rows = [json.loads(block) for block in counted.stdout.replace("}\n{", "}\x00{").split("\x00")]
+    assert [(r["task_type"], r["n"]) for r in rows] == [
+        (t, 1)
+        for t in ("analyze", "classify", "code_transform", "extract", "format", "rag_synthesis", "summarize")
+    ]
+    scores = tenure("scores", home=home)
+    assert scores.returncode == 0 and "label_match" in scores.stdout and "heuristic:minilm" in scores.stdout
+
+
+def test_sql_refuses_writes(model_home: Path):
+    run = tenure("sql", "drop view scores", home=model_home)
+    assert run.returncode == 2
+    assert "only one read-only SELECT is allowed (got DROP)" in run.stderr
 
 
 def test_invalid_config_exits_2_with_one_line_per_problem_and_starts_nothing(

@@ -22,7 +22,7 @@ def load_golden(
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         for number, line in enumerate(lines[:limit] if limit else lines, start=1):
             try:
-                task = parse_task(line)
+                task = parse_task(line, task_type=name)
             except TaskError as exc:
                 raise TaskError(f"{path}:{number}: {exc}") from None
             if task.type != name or task.reference is None:

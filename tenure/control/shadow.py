@@ -141,12 +141,24 @@ def _as_json_text(value: Any) -> str:
 
 
 def llm_judge_available(config: TenureConfig, home: Path, chain: str = "judge") -> bool:
-    """True when the judge chain has an instruction model that can be tried (a key, or Ollama)."""
+    """True when the judge chain has an instruction model to ask: a cloud model with a key, or a
+    reachable Ollama. Otherwise the heuristic judge stands in."""
     try:
         built = build_chain(chain, config, home)
     except ChainUnavailable:
         return False
-    return any(not link.tenure_id.startswith("local:") for link in built.links)
+    providers = {parse_model_id(link.tenure_id).provider for link in built.links}
+    return bool(providers & {"anthropic", "openai"}) or ("ollama" in providers and _ollama_up(config))
+
+
+def _ollama_up(config: TenureConfig) -> bool:
+    import ollama
+
+    try:
+        ollama.Client(host=config.providers.ollama.base_url, timeout=2).list()
+    except Exception:  # refused, DNS, timeout: all mean "not there"
+        return False
+    return True
 
 
 async def judge(
