@@ -281,6 +281,7 @@ def render_scores(home: Path, as_json: bool = False) -> None:
 @app.command("eval")
 def eval_(
     golden: Annotated[bool, typer.Option("--golden", help="Run the golden task set (data/golden).")] = False,
+    pending: Annotated[bool, typer.Option("--pending", help="Shadow routed tasks not shadowed yet.")] = False,
     types: Annotated[str | None, typer.Option(help="Comma-separated task types (default: all).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most N tasks per type.")] = None,
     candidate: Annotated[
@@ -289,18 +290,65 @@ def eval_(
     ] = None,
 ) -> None:
     """Shadow-evaluate candidates against references and log every run and score."""
-    if not golden:
+    if golden == pending:
         err.print(
-            "nothing to evaluate: pass --golden (live tasks are shadowed by the shadow_eval deployment)"
+            "pass exactly one of --golden (the golden set) or --pending (routed tasks not shadowed yet)"
         )
         raise typer.Exit(2)
     env, _ = _load()
     try:
-        run_golden(types.split(",") if types else None, limit, candidate or None, env.home.expanduser())
+        if golden:
+            run_golden(types.split(",") if types else None, limit, candidate or None, env.home.expanduser())
+        else:
+            from tenure.flows.shadow_eval import shadow_pending
+
+            with out.status("shadowing routed tasks…"):
+                drained = asyncio.run(shadow_pending(limit=limit or 100))
+            out.print(f"shadowed: {json.dumps(drained) if drained else 'nothing was pending'}")
     except ValueError as exc:
         err.print(Text(str(exc), style="red"))
         raise typer.Exit(2) from None
     render_scores(env.home.expanduser())
+
+
+@app.command()
+def route(
+    task_type: Annotated[str, typer.Argument(metavar="TYPE", help="analyze, classify, extract, format, …")],
+    input_file: Annotated[
+        str, typer.Option("--input", "-i", help="JSON file with the task input, or '-'.")
+    ] = "-",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the answer and its record as JSON.")
+    ] = False,
+) -> None:
+    """Answer a commodity task from its ground-truth chain now, and queue it for shadow evaluation."""
+    from tenure.control.routing import RoutingFailed, route_task
+    from tenure.control.tasks import TaskError, parse_task
+
+    env, config = _load()
+    try:
+        raw = sys.stdin.buffer.read() if input_file == "-" else Path(input_file).read_bytes()
+        task = parse_task(raw, task_type=task_type)
+        if not task.id:
+            task = task.model_copy(update={"id": f"cli-{task_type}"})
+        routed = asyncio.run(route_task(task, config, env.home.expanduser()))
+    except (TaskError, OSError) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    except (RoutingFailed, ChainUnavailable) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(1) from None
+    if json_out:
+        record = routed.result.model_dump(mode="json", exclude={"output"})
+        out.print_json(json.dumps({"output": routed.output, "run_id": routed.run_id, "record": record}))
+        return
+    out.print(
+        Text(
+            routed.output if isinstance(routed.output, str) else json.dumps(routed.output), style="bold cyan"
+        )
+    )
+    render_result(routed.result)
+    out.print(f"queued for shadowing by {', '.join(routed.queued_for)} (run {routed.run_id})")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from tenure.control.tasks import Task, get_type
 from tenure.store import new_id
 from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
 
-__all__ = ["aggregate_confidence", "compact_store", "shadow_eval"]
+__all__ = ["aggregate_confidence", "compact_store", "shadow_eval", "shadow_pending"]
 
 
 def _shadow_run_name() -> str:
@@ -95,6 +95,18 @@ async def shadow_eval(
             "%s on %s: %d scored, mean %.3f", candidate, task_type, len(judged), summary[candidate]["mean"]
         )
     return summary
+
+
+@flow(name="shadow_pending")
+async def shadow_pending(limit: int = 100) -> dict[str, dict[str, dict[str, float]]]:
+    """Drain the queue: one ``shadow_eval`` subflow per task type that has unshadowed live runs."""
+    config = load_config()
+    log = score_log()
+    results = {}
+    for task_type, settings in config.task_types.items():
+        if any(log.pending_shadows(task_type, c, 1) for c in settings.candidates):
+            results[task_type] = await shadow_eval(task_type, limit=limit)
+    return results
 
 
 @flow(name="aggregate_confidence")

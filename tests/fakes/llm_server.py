@@ -85,6 +85,8 @@ class Reply:
     delay: float = 0.0
     error_type: str | None = None
     raw_body: bytes | None = None
+    tool_call: tuple[str, dict[str, Any]] | None = None
+    """(tool name, arguments): answer with a tool call instead of text (structured output, tools)."""
 
 
 def ok(text: str = "ok", **kw: Any) -> Reply:
@@ -92,9 +94,26 @@ def ok(text: str = "ok", **kw: Any) -> Reply:
     return Reply(status=200, text=text, **kw)
 
 
+def tool(name: str, arguments: dict[str, Any], **kw: Any) -> Reply:
+    """A successful reply that calls tool ``name`` (pydantic-ai's structured output is ``final_result``)."""
+    return Reply(status=200, tool_call=(name, arguments), **kw)
+
+
 def error(status: int, message: str = "scripted error", **kw: Any) -> Reply:
     """An error reply with HTTP ``status`` and error ``message`` (``error_type=`` to override the type)."""
     return Reply(status=status, text=message, **kw)
+
+
+def _openai_message(reply: Reply) -> dict[str, Any]:
+    if reply.tool_call is None:
+        return {"role": "assistant", "content": reply.text}
+    name, arguments = reply.tool_call
+    call = {
+        "id": f"call_{uuid.uuid4().hex[:20]}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 @dataclass
@@ -315,8 +334,17 @@ class _Handler(BaseHTTPRequestHandler):
                     "type": "message",
                     "role": "assistant",
                     "model": model,
-                    "content": [{"type": "text", "text": reply.text}],
-                    "stop_reason": "end_turn",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                            "name": reply.tool_call[0],
+                            "input": reply.tool_call[1],
+                        }
+                        if reply.tool_call
+                        else {"type": "text", "text": reply.text}
+                    ],
+                    "stop_reason": "tool_use" if reply.tool_call else "end_turn",
                     "stop_sequence": None,
                     "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
                 }
@@ -333,8 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": reply.text},
-                            "finish_reason": "stop",
+                            "message": _openai_message(reply),
+                            "finish_reason": "tool_calls" if reply.tool_call else "stop",
                         }
                     ],
                     "usage": {

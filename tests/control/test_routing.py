@@ -1,0 +1,128 @@
+"""Routing and shadow evaluation end to end, through loopback providers and real Prefect flow runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tenure.config import Env, load_config
+from tenure.control.routing import route_task
+from tenure.control.tasks import parse_task
+from tenure.flows.shadow_eval import shadow_pending
+from tenure.store import ScoreLog
+from tests.fakes.llm_server import FakeLLMServer, ok, tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("keys", "prefect_server")]
+
+SUMMARY_TASK = {
+    "id": "s-1",
+    "type": "summarize",
+    "input": {
+        "text": "We moved the launch from 3 to 10 June because QA found two blockers.",
+        "max_words": 15,
+    },
+}
+
+
+@pytest.fixture
+def ollama() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def configured(anthropic_server: FakeLLMServer, ollama: FakeLLMServer, tmp_path: Path, monkeypatch) -> Path:
+    """Ground truth and judge on the loopback Anthropic, one candidate on the loopback Ollama."""
+    config = tmp_path / "tenure.toml"
+    config.write_text(
+        f"""
+[providers.anthropic]
+base_url = "{anthropic_server.url}"
+[providers.ollama]
+base_url = "{ollama.url}"
+[retry]
+retries = 0
+[chains]
+default = ["anthropic:claude-opus-4-6"]
+judge = ["anthropic:claude-opus-4-6"]
+[task_types.classify]
+candidates = ["ollama:qwen2.5:latest"]
+[task_types.summarize]
+candidates = ["ollama:qwen2.5:latest"]
+"""
+    )
+    monkeypatch.setenv("TENURE_CONFIG", str(config))
+    return Env().home.expanduser()
+
+
+def scores(home: Path) -> list[dict]:
+    columns, rows = ScoreLog(home / "store").query("SELECT * FROM scores ORDER BY ts")
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+async def test_routed_task_gets_the_ground_truth_answer_and_is_shadowed_later(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    anthropic_server.push(tool("final_result", {"label": "billing"}, input_tokens=300, output_tokens=12))
+    task = parse_task({"id": "c-1", "type": "classify", "input": {"text": "Invoice #4471 due Friday",
+                                                                 "labels": ["billing", "spam"]}})  # fmt: skip
+
+    routed = await route_task(task, load_config(), configured)
+
+    assert (routed.output, routed.served_by) == ("billing", "anthropic:claude-opus-4-6")
+    assert routed.queued_for == ["ollama:qwen2.5:latest"]
+    assert ollama.completion_requests == []  # nothing shadowed on the caller's path
+    archived = ScoreLog(configured / "store").query("SELECT role, source, input, output FROM runs")[1]
+    assert archived == [("ground_truth", "live", json.dumps(task.input), '"billing"')]
+
+    ollama.push(tool("final_result", {"label": "spam"}))
+    drained = await shadow_pending()
+
+    assert drained["classify"]["ollama:qwen2.5:latest"] == {"scored": 1, "mean": 0.0}
+    [score] = scores(configured)
+    assert (score["candidate"], score["judge"], score["score"], score["status"]) == (
+        "ollama:qwen2.5:latest", "label_match", 0.0, "ok"
+    )  # fmt: skip
+    assert score["gt_run_id"] == routed.run_id
+    assert await shadow_pending() == {}  # shadowed once, not again
+
+
+async def test_llm_judge_verdict_is_parsed_and_blind_to_model_names(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    anthropic_server.push(ok("Launch moved to 10 June over two QA blockers."))
+    await route_task(parse_task(SUMMARY_TASK), load_config(), configured)
+    ollama.push(ok("The launch is now 10 June because of QA blockers."))
+    anthropic_server.push(ok('{"score": 0.85, "passed": true, "reason": "Same date and cause."}'))
+
+    await shadow_pending()
+
+    [score] = scores(configured)
+    assert (score["judge"], score["judge_kind"], score["score"], score["passed"], score["reason"]) == (
+        "llm:anthropic:claude-opus-4-6", "llm", 0.85, True, "Same date and cause."
+    )  # fmt: skip
+    body = anthropic_server.completion_requests[-1].body
+    judge_prompt = json.dumps([body.get("system"), body["messages"]]).lower()  # what the judge reads
+    assert "reference answer" in judge_prompt and "candidate answer" in judge_prompt
+    for name in ("qwen", "ollama", "claude", "anthropic", "gemma"):
+        assert name not in judge_prompt
+
+
+async def test_malformed_judge_replies_are_retried_then_recorded_as_a_judging_failure(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    anthropic_server.push(ok("Launch moved to 10 June."))
+    await route_task(parse_task(SUMMARY_TASK), load_config(), configured)
+    ollama.push(ok("Launch is on 10 June."))
+    anthropic_server.push(*[ok("I think it is pretty good!")] * 4)
+
+    await shadow_pending()
+
+    judge_calls = len(anthropic_server.completion_requests) - 1
+    assert judge_calls >= 2  # the bad reply was retried
+    [score] = scores(configured)
+    assert (score["status"], score["score"], score["judge_kind"]) == ("judge_failed", None, "llm")
+    assert ScoreLog(configured / "store").query("SELECT count(*) FROM confidence")[1] == [(0,)]
