@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from tenure.control.tasks import TASK_TYPES, Task, TaskError, get_type, parse_task
 
-__all__ = ["GOLDEN_DIR", "load_golden"]
+__all__ = ["GOLDEN_DIR", "load_golden", "shots_for"]
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "data" / "golden"
 
@@ -29,3 +32,36 @@ def load_golden(
                 raise TaskError(f"{path}:{number}: expected a '{name}' task with a reference")
             tasks.append(task)
     return tasks
+
+
+SHOT_BUDGET_CHARS = 2400
+"""Room for solved examples in a base model's prompt (the embedded model has a 2,048-token context)."""
+
+
+def shots_for(task: Task, k: int = 2) -> list[tuple[dict[str, Any], Any]]:
+    """Up to ``k`` solved golden tasks to show a base model before ``task``: same type, never the task
+    itself, the closest in kind first (same label set, same target format), short ones preferred."""
+    try:
+        pool = [g for g in _golden_of(task.type) if g.id != task.id]
+    except (OSError, TaskError):
+        return []
+
+    def likeness(g: Task) -> tuple[int, int]:
+        same = {k: v for k, v in g.input.items() if k in ("labels", "target", "fields")} == {
+            k: v for k, v in task.input.items() if k in ("labels", "target", "fields")
+        }
+        return (0 if same else 1, len(json.dumps(g.input)) + len(json.dumps(g.reference)))
+
+    chosen, used = [], 0
+    for g in sorted(pool, key=likeness):
+        size = len(json.dumps(g.input)) + len(json.dumps(g.reference))
+        if len(chosen) == k or used + size > SHOT_BUDGET_CHARS:
+            break
+        chosen.append((g.input, g.reference))
+        used += size
+    return chosen
+
+
+@cache
+def _golden_of(task_type: str) -> tuple[Task, ...]:
+    return tuple(load_golden([task_type]))

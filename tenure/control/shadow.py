@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from pydantic_ai.exceptions import UnexpectedModelBehavior
 
+from tenure.control.golden import shots_for
 from tenure.control.judges import Verdict, deterministic_judge, heuristic_judge
 from tenure.control.tasks import Task
 from tenure.models import CallFailed, CallResult, ChainUnavailable, build_chain, call, parse_model_id
@@ -56,7 +57,7 @@ async def answer(task: Task, target: str, config: TenureConfig, home: Path) -> A
     try:
         if _is_base_model(target):
             result = await call(
-                kind.completion(data), config=config, home=home, target=target,
+                kind.completion(data, shots_for(task)), config=config, home=home, target=target,
                 max_tokens=kind.max_tokens, stop=list(kind.stop),
             )  # fmt: skip
             return Answer(kind.parse(str(result.output), data), result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -106,10 +106,15 @@ class TaskType:
         """(instructions, user message) for an instruction model."""
         return self.instructions, self.render(data)
 
-    def completion(self, data: _Input) -> str:
-        """A few-shot completion prompt for a base model: solved examples, then this task."""
-        shots = [f"{self.render(self.input_model(**i))}\nAnswer: {_as_text(o)}" for i, o in self.examples]
-        return "\n\n".join([self.instructions, *shots, f"{self.render(data)}\nAnswer:"])
+    def completion(self, data: _Input, shots: Sequence[tuple[dict[str, Any], Any]] = ()) -> str:
+        """A few-shot completion prompt for a base model: solved examples, then this task.
+
+        ``shots`` (e.g. similar golden tasks) replace the built-in examples when given.
+        """
+        solved = [
+            f"{self.render(self.input_model(**i))}\nAnswer: {_as_text(o)}" for i, o in shots or self.examples
+        ]
+        return "\n\n".join([self.instructions, *solved, f"{self.render(data)}\nAnswer:"])
 
     def parse(self, text: str, data: _Input) -> Any:
         """Turn a model's text answer into this type's output (base models cannot do structured output)."""

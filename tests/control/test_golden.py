@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tenure.control.golden import load_golden
+from tenure.control.golden import load_golden, shots_for
 from tenure.control.judges import deterministic_judge
 from tenure.control.tasks import TASK_TYPES
 
@@ -29,3 +29,13 @@ def test_every_reference_passes_its_own_deterministic_judge():
 def test_limit_takes_the_first_n_per_type():
     tasks = load_golden(["classify", "summarize"], limit=2)
     assert [t.id for t in tasks] == ["classify-001", "classify-002", "summarize-001", "summarize-002"]
+
+
+def test_shots_for_a_base_model_are_similar_golden_tasks_never_the_task_itself():
+    [task] = [t for t in load_golden(["classify"]) if t.id == "classify-001"]
+    shots = shots_for(task)
+    assert 1 <= len(shots) <= 2
+    assert all(inputs["labels"] == task.input["labels"] for inputs, _ in shots)
+    assert all(inputs != task.input for inputs, _ in shots)
+    prompt = task.kind.completion(task.data(), shots)
+    assert prompt.count("Answer:") == len(shots) + 1 and len(prompt) < 4000
