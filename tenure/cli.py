@@ -190,6 +190,9 @@ DEMO_TASKS = [
 def demo(
     chain: Annotated[str, typer.Option(help="The chain for the model-layer prompts.")] = "default",
     limit: Annotated[int, typer.Option(min=1, help="Golden tasks per type to shadow-evaluate.")] = 3,
+    replay: Annotated[
+        bool, typer.Option(help="Use the golden references as ground truth even with keys.")
+    ] = False,
 ) -> None:
     """Run the main job on the embedded defaults: the fallback chain, then the golden set shadow-evaluated
     with [bold]local:gemma-3-270m[/bold] as candidate against the archived references, and the scoreboard."""
@@ -220,16 +223,22 @@ def demo(
     out.print(f"{len(results)} calls, served by {', '.join(served)}, total cost ${total:.6f}")
 
     out.rule("[bold]tenure demo[/bold] · shadow evaluation of the golden set")
-    run_golden(None, limit, ["local:gemma-3-270m"], home)
+    run_golden(None, limit, ["local:gemma-3-270m"], home, replay=replay)
     render_scores(home)
     out.print(
         f'score log: {home / "store"}  (try: tenure sql "select task_type, count(*) from scores group by 1")'
     )
 
 
-def run_golden(types: list[str] | None, limit: int | None, candidates: list[str] | None, home: Path) -> None:
-    """Shadow-evaluate golden tasks, one ``shadow_eval`` flow run per type, with a progress bar."""
+def run_golden(
+    types: list[str] | None, limit: int | None, candidates: list[str] | None, home: Path, replay: bool = False
+) -> None:
+    """Shadow-evaluate golden tasks, one ``shadow_eval`` flow run per type, with a progress bar.
+
+    The ground truth is the type's ground-truth chain when it has a reachable instruction model (unless
+    ``replay``), else the archived references."""
     from tenure.control.golden import load_golden
+    from tenure.control.shadow import has_instruction_model
     from tenure.flows.shadow_eval import shadow_eval
 
     tasks = load_golden(types, limit)
@@ -237,10 +246,25 @@ def run_golden(types: list[str] | None, limit: int | None, candidates: list[str]
     for task in tasks:
         by_type.setdefault(task.type, []).append(task)
 
+    config = load_config()
+    live = {
+        t: not replay and has_instruction_model(config, home, config.task_types[t].ground_truth)
+        for t in by_type
+    }
+    if any(live.values()):
+        out.print(
+            "ground truth: asked live from each type's ground-truth chain (--replay uses the references)"
+        )
+    else:
+        out.print("ground truth: the golden references, replayed (no ground-truth model is reachable)")
+
     async def run_all(progress: Progress, bar: TaskID) -> None:
         for task_type, batch in by_type.items():
             progress.update(bar, description=f"shadow_eval/{task_type}")
-            await shadow_eval(task_type, tasks=batch, candidates=candidates, source="golden")
+            mode = "chain" if live[task_type] else "reference"
+            await shadow_eval(
+                task_type, tasks=batch, candidates=candidates, source="golden", ground_truth=mode
+            )
             progress.advance(bar, len(batch))
 
     columns = (SpinnerColumn(), "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -282,6 +306,9 @@ def render_scores(home: Path, as_json: bool = False) -> None:
 def eval_(
     golden: Annotated[bool, typer.Option("--golden", help="Run the golden task set (data/golden).")] = False,
     pending: Annotated[bool, typer.Option("--pending", help="Shadow routed tasks not shadowed yet.")] = False,
+    replay: Annotated[
+        bool, typer.Option(help="Golden: use the references as ground truth even with keys.")
+    ] = False,
     types: Annotated[str | None, typer.Option(help="Comma-separated task types (default: all).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most N tasks per type.")] = None,
     candidate: Annotated[
@@ -298,7 +325,8 @@ def eval_(
     env, _ = _load()
     try:
         if golden:
-            run_golden(types.split(",") if types else None, limit, candidate or None, env.home.expanduser())
+            chosen = types.split(",") if types else None
+            run_golden(chosen, limit, candidate or None, env.home.expanduser(), replay=replay)
         else:
             from tenure.flows.shadow_eval import shadow_pending
 

@@ -45,6 +45,6 @@ async def route_task(task: Task, config: TenureConfig, home: Path, log: ScoreLog
     got = await answer(task, settings.ground_truth, config, home)
     if got.error is not None or got.result is None:
         raise RoutingFailed(got.error or "no answer")
-    row = run_row(task, "ground_truth", "live", got.result.requested, got)
+    row = run_row(task, "ground_truth", "live", settings.ground_truth, got)
     (log or ScoreLog(home / "store")).append("runs", [row])
     return Routed(got.output, got.result.served_by, row["run_id"], got.result, list(settings.candidates))

@@ -27,9 +27,9 @@ __all__ = [
     "Answer",
     "JudgeFailure",
     "answer",
+    "has_instruction_model",
     "judge",
     "llm_judge",
-    "llm_judge_available",
     "run_row",
     "score_row",
     "shadow",
@@ -141,9 +141,9 @@ def _as_json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def llm_judge_available(config: TenureConfig, home: Path, chain: str = "judge") -> bool:
-    """True when the judge chain has an instruction model to ask: a cloud model with a key, or a
-    reachable Ollama. Otherwise the heuristic judge stands in."""
+def has_instruction_model(config: TenureConfig, home: Path, chain: str = "judge") -> bool:
+    """True when ``chain`` has an instruction model to ask: a cloud model with a key, or a reachable
+    Ollama. Without one the heuristic judge stands in, and golden runs replay their references."""
     try:
         built = build_chain(chain, config, home)
     except ChainUnavailable:
@@ -192,7 +192,7 @@ def run_row(
         "task_type": task.type,
         "role": role,
         "source": source,
-        "model": model,
+        "model": result.requested if result else model,
         "served_by": result.served_by if result else None,
         "gt_run_id": gt_run_id,
         "input": json.dumps(task.input, ensure_ascii=False),

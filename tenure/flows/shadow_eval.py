@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tenure.config import Env, load_config
-from tenure.control.shadow import llm_judge_available
+from tenure.control.shadow import has_instruction_model
 from tenure.control.tasks import Task, get_type
 from tenure.store import new_id
 from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
@@ -51,21 +51,30 @@ async def shadow_eval(
     candidates: list[str] | None = None,
     source: str = "live",
     limit: int = 100,
+    ground_truth: Literal["reference", "chain"] = "reference",
 ) -> dict[str, dict[str, float]]:
     """Shadow one batch of ``task_type`` with every candidate, judge each answer, log runs and scores.
 
-    With ``tasks`` (each carrying its reference: golden set, replay) the references are archived as the
-    ground truth; without, the batch is the oldest live ground-truth runs each candidate has not
-    shadowed yet (at most ``limit``). Returns, per candidate, how many were scored and their mean.
+    With ``tasks`` (golden set, replay) the ground truth is either their references, archived as is
+    (``ground_truth="reference"``: no ground-truth calls), or the type's ground-truth chain asked now
+    (``"chain"``). Without ``tasks``, the batch is the oldest live ground-truth runs each candidate has
+    not shadowed yet (at most ``limit``). Returns, per candidate, how many were scored and their mean.
     """
     get_type(task_type)
     config = load_config()
     home = Env().home.expanduser()
     chosen = candidates or config.task_types[task_type].candidates
-    use_llm = llm_judge_available(config, home)
+    use_llm = has_instruction_model(config, home)
     logger = get_run_logger()
     summary: dict[str, dict[str, float]] = {}
-    if tasks is not None:
+    if tasks is not None and ground_truth == "chain":
+        chain = config.task_types[task_type].ground_truth  # type: ignore[index]
+        gt_rows, outputs = await answer_batch(tasks, [None] * len(tasks), chain, source, role="ground_truth")
+        append_rows("runs", gt_rows)
+        answered = [(t, r, o) for t, r, o in zip(tasks, gt_rows, outputs, strict=True) if r["error"] is None]
+        tasks = [t.model_copy(update={"reference": o}) for t, _, o in answered]
+        gt_ids = [r["run_id"] for _, r, _ in answered]
+    elif tasks is not None:
         gt_rows, gt_ids = _archive_references(tasks, source)
         append_rows("runs", gt_rows)
     for candidate in chosen:

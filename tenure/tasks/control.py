@@ -35,9 +35,10 @@ def score_log() -> ScoreLog:
     cache_policy=NO_CACHE,
 )
 async def answer_batch(
-    tasks: list[Task], gt_run_ids: list[str], candidate: str, source: str
+    tasks: list[Task], gt_run_ids: list[str | None], candidate: str, source: str, role: str = "candidate"
 ) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The candidate's answer to every task: run rows (with the model layer's record) and outputs."""
+    """``candidate``'s answer (a model id, or a chain for the ground truth) to every task: run rows
+    (with the model layer's record) and outputs."""
     env, config = Env(), load_config()
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -47,7 +48,7 @@ async def answer_batch(
 
     answers = await asyncio.gather(*(one(t) for t in tasks))
     runs = [
-        run_row(t, "candidate", source, candidate, a, gt_run_id=g)
+        run_row(t, role, source, candidate, a, gt_run_id=g)
         for t, a, g in zip(tasks, answers, gt_run_ids, strict=True)
     ]
     return runs, [a.output if a.error is None else None for a in answers]

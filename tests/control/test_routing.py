@@ -126,3 +126,21 @@ async def test_malformed_judge_replies_are_retried_then_recorded_as_a_judging_fa
     [score] = scores(configured)
     assert (score["status"], score["score"], score["judge_kind"]) == ("judge_failed", None, "llm")
     assert ScoreLog(configured / "store").query("SELECT count(*) FROM confidence")[1] == [(0,)]
+
+
+async def test_golden_tasks_can_take_their_ground_truth_live_from_the_chain(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    from tenure.flows.shadow_eval import shadow_eval
+
+    task = parse_task({"id": "g-1", "type": "classify", "reference": "spam",
+                       "input": {"text": "You won a cruise", "labels": ["billing", "spam"]}})  # fmt: skip
+    anthropic_server.push(tool("final_result", {"label": "billing"}))  # the ground truth disagrees with gold
+    ollama.push(tool("final_result", {"label": "billing"}))
+
+    summary = await shadow_eval("classify", tasks=[task], source="golden", ground_truth="chain")
+
+    assert summary == {"ollama:qwen2.5:latest": {"scored": 1, "mean": 1.0}}  # judged against the live answer
+    log = ScoreLog(configured / "store")
+    gt = log.query("SELECT model, served_by, output, reference FROM runs WHERE role = 'ground_truth'")[1]
+    assert gt == [("chain:default", "anthropic:claude-opus-4-6", '"billing"', '"spam"')]
