@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/control.py [--calls N] [--shadow-tasks N] [--score-rows N] [--explain] [--markdown]
+    .venv/bin/python bench/control.py [--calls N] [--shadow-tasks N] [--score-rows N] [--markdown]
 
 Measured in one run, each against a baseline taken in the same run:
 
@@ -12,7 +12,7 @@ Measured in one run, each against a baseline taken in the same run:
   an instant candidate (loopback fake Ollama) and the deterministic judge, against the same calls and
   judging done directly (``tenure.control.shadow.shadow``) without Prefect;
 * the ``tenure scores`` query over 1,000,000 generated score rows in 100 segments (and after compaction),
-  against the same aggregation read straight from the Parquet files without the views' de-duplication.
+  against the same aggregation read straight from the Parquet files, without the views.
 
 Nothing here fails on a missed target: the table says whether it was met.
 """
@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
-import inspect
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,13 +39,26 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/control.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
+LIBRARIES = ("pydantic-ai", "anthropic", "prefect", "duckdb", "pyarrow")
+
+from bench.report import (  # noqa: E402
+    BLOCK,
+    WARMUP_CALLS,
+    Row,
+    context_line,
+    mark,
+    markdown,
+    measure,
+    p90,
+    positive,
+    print_rich,
+)
+
 GROUND_TRUTH = "anthropic:claude-opus-4-6"
 CANDIDATE = "ollama:qwen2.5:latest"
 ROUTE_OVERHEAD_TARGET_MS = 20.0  # route_task beyond the same ground-truth call() (p50)
 SHADOW_RATE_TARGET = 300.0  # shadow evaluations per minute through the flows
 SCORES_QUERY_TARGET_MS = 300.0  # `tenure scores` over 1M score rows
-WARMUP_CALLS = 10
-BLOCK = 20  # calls per variant per round; variants alternate block by block to spread drift evenly
 SHADOW_BATCH = 100
 SHADOW_CONCURRENCY = 4  # tenure.tasks.control.CONCURRENCY: the flow's answer_batch keeps 4 calls in flight
 SEGMENTS = 100
@@ -58,62 +66,17 @@ QUERY_RUNS = 5
 CLASSIFY_INPUT = {"text": "Invoice #4471 due Friday", "labels": ["billing", "spam"]}
 LABEL = {"label": "billing"}
 
-# The query `tenure scores` runs (tenure/cli.py, render_scores), verbatim.
-SCORES_SQL = (
-    "SELECT c.model, c.task_type, c.judge, c.judge_kind, c.n, c.mean, c.std, c.last_update, "
-    "(SELECT count(*) FROM scores f WHERE f.status = 'judge_failed' AND f.candidate = c.model "
-    " AND f.task_type = c.task_type) AS judge_failures "
-    "FROM confidence c ORDER BY c.model, c.task_type, c.judge"
-)
 PLAIN_SQL = (
     "SELECT candidate, task_type, judge, count(*), avg(score), stddev_samp(score), max(ts) "
     "FROM read_parquet('{glob}') GROUP BY ALL"
 )
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of the results table."""
-
-    measurement: str
-    result: str
-    target: str = ""
-    notes: str = ""
-
-
-def _mark(met: bool) -> str:
-    return "✓" if met else "✗"
-
-
-def _p90(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=10)[-1] if len(samples) > 1 else samples[0]
-
-
 def _ms(samples: list[float]) -> str:
-    return f"p50 {statistics.median(samples):.2f} ms · p90 {_p90(samples):.2f} ms"
+    return f"p50 {statistics.median(samples):.2f} ms · p90 {p90(samples):.2f} ms"
 
 
 # -- (a) route_task against the same ground-truth call ------------------------------------------------------
-
-
-async def measure(variants: dict[str, Callable[[], Awaitable[Any]]], calls: int) -> dict[str, list[float]]:
-    """Per-call milliseconds of each variant: warm-up, then blocks of ``BLOCK`` calls, rotating the order."""
-    for fn in variants.values():
-        for _ in range(WARMUP_CALLS):
-            await fn()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    round_no = 0
-    while any(len(t) < calls for t in times.values()):
-        shift = round_no % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = variants[name]
-            for _ in range(min(BLOCK, calls - len(times[name]))):
-                started = time.perf_counter()
-                await fn()
-                times[name].append((time.perf_counter() - started) * 1000)
-        round_no += 1
-    return times
 
 
 async def routing_benchmark(calls: int, home: Path) -> list[Row]:
@@ -187,9 +150,9 @@ async def routing_benchmark(calls: int, home: Path) -> list[Row]:
         ),
         Row(
             "(a) route_task overhead (route − call)",
-            f"p50 {overhead:+.2f} ms · p90 {_p90(route_t) - _p90(call_t):+.2f} ms · "
+            f"p50 {overhead:+.2f} ms · p90 {p90(route_t) - p90(call_t):+.2f} ms · "
             f"×{statistics.median(route_t) / statistics.median(call_t):.2f}",
-            f"{_mark(overhead <= ROUTE_OVERHEAD_TARGET_MS)} ≤ {ROUTE_OVERHEAD_TARGET_MS:g} ms p50",
+            f"{mark(overhead <= ROUTE_OVERHEAD_TARGET_MS)} ≤ {ROUTE_OVERHEAD_TARGET_MS:g} ms p50",
             f"difference of p50s (and p90s); × is the p50 ratio; route − raw SDK p50 "
             f"{statistics.median(route_t) - statistics.median(sdk_t):+.2f} ms",
         ),
@@ -320,7 +283,7 @@ def shadow_benchmark(tasks: int, home: Path) -> list[Row]:
         Row(
             "(b) Shadow evals, shadow_eval flow",
             f"{flow_rate:,.0f} evals/min",
-            f"{_mark(flow_rate >= SHADOW_RATE_TARGET)} ≥ {SHADOW_RATE_TARGET:g}/min",
+            f"{mark(flow_rate >= SHADOW_RATE_TARGET)} ≥ {SHADOW_RATE_TARGET:g}/min",
             f"{batches} real flow runs (answer_batch, judge_batch, 3 append_rows task runs each) of "
             f"{SHADOW_BATCH} tasks, candidate {CANDIDATE} on a loopback fake answering at once, label_match "
             f"judge; batches alternate with the direct ones after 1 warm-up of 10 each; seconds per flow run "
@@ -427,203 +390,73 @@ def _glob(root: Path) -> str:
     return str(root / "scores" / "*.parquet").replace("'", "''")
 
 
-def _undeduplicated(root: Path) -> list[tuple[Any, ...]]:
-    """The CLI query through ``ScoreLog.connect()``'s views, ``scores`` swapped for one without the per-id
-    QUALIFY (views bind at query time, so ``confidence`` reads the swapped one): all but the de-dup."""
-    from tenure.store import ScoreLog
-
-    con = ScoreLog(root).connect()
-    con.execute(
-        f"CREATE OR REPLACE VIEW scores AS SELECT * FROM read_parquet('{_glob(root)}', union_by_name=true)"
-    )
-    return con.execute(SCORES_SQL).fetchall()
-
-
-def _profile(root: Path) -> str:
-    """Where the CLI query's time goes: EXPLAIN ANALYZE's operator times, grouped by operator type."""
-    from tenure.store import ScoreLog
-
-    con = ScoreLog(root).connect()
-    plan = json.loads(con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + SCORES_SQL).fetchall()[0][1])
-    by_type: dict[str, list[float]] = {}
-    stack = list(plan["operator"])
-    while stack:
-        node = stack.pop()
-        by_type.setdefault(node["type"], []).append(node["timing"] * 1000)
-        stack += node.get("children", [])
-    top = sorted(by_type.items(), key=lambda kv: -sum(kv[1]))
-    shown = [f"{len(ms)}× {name} {sum(ms):.0f} ms" for name, ms in top[:4]]
-    rest = sum(sum(ms) for _, ms in top[4:])
-    return f"EXPLAIN ANALYZE operator time (summed over threads): {', '.join(shown)}, rest {rest:.0f} ms"
-
-
-def _explain_text(root: Path) -> str:
-    """EXPLAIN ANALYZE of the CLI query through the views, as DuckDB draws it (``--explain``)."""
-    from tenure.store import ScoreLog
-
-    con = ScoreLog(root).connect()
-    return "\n".join(row[1] for row in con.execute("EXPLAIN ANALYZE " + SCORES_SQL).fetchall())
-
-
-def scores_benchmark(rows: int, root: Path, explain: bool) -> list[Row]:
+def scores_benchmark(rows: int, root: Path) -> list[Row]:
     """The CLI's scoreboard query over ``rows`` generated scores versus a plain aggregation, compacted too."""
-    from tenure import cli
     from tenure.store import ScoreLog
 
-    drift = "".join(SCORES_SQL.split()) not in "".join(
-        inspect.getsource(cli.render_scores).replace('"', "").split()
-    )
-    drifted = " (SQL DRIFTED from tenure/cli.py!)" if drift else ""
     log = ScoreLog(root)
     started = time.perf_counter()
     generate_scores(root, rows, SEGMENTS)
     generate_s = time.perf_counter() - started
     size_mb = sum(p.stat().st_size for p in log.segments("scores")) / 1e6
     variants: dict[str, Callable[[], Any]] = {
-        "view": lambda: log.query(SCORES_SQL)[1],
+        "scoreboard": lambda: [tuple(r.values()) for r in log.scoreboard()],
         "plain": lambda: _plain_query(root),
-        "undeduplicated": lambda: _undeduplicated(root),
-        "connect": lambda: log.connect() and [],
     }
 
     before = _time_queries(variants, QUERY_RUNS)
-    board = variants["view"]()
-    total = sum(r[4] for r in board)
-    failures = sum({(r[0], r[1]): r[8] for r in board}.values())  # repeated on each judge's row
-    same = _rounded(board) == _rounded(variants["undeduplicated"]())
-    profile_before = _profile(root)
-    plan = _explain_text(root) if explain else ""
+    board = log.scoreboard()
+    total = sum(r["n"] for r in board)
+    failures = sum({(r["model"], r["task_type"]): r["judge_failures"] for r in board}.values())
     started = time.perf_counter()
     report = log.compact("scores")
     compact_s = time.perf_counter() - started
     after = _time_queries(variants, QUERY_RUNS)
-    profile_after = _profile(root)
 
     def row(label: str, times: list[float], base: list[float], note: str) -> Row:
         med, base_med = statistics.median(times), statistics.median(base)
         met = med <= SCORES_QUERY_TARGET_MS
-        miss = (
-            ""
-            if met
-            else f"; MISSES by {med - SCORES_QUERY_TARGET_MS:.0f} ms (×{med / SCORES_QUERY_TARGET_MS:.1f})"
-        )
         return Row(
             label,
             f"median {med:.0f} ms · min {min(times):.0f} / max {max(times):.0f} ms",
-            f"{_mark(met)} ≤ {SCORES_QUERY_TARGET_MS:g} ms",
-            f"{note}; same-run baseline (plain GROUP BY ALL over read_parquet: no per-id de-duplication, "
-            f"no status filter, no judge-failure subquery) median {base_med:.0f} ms, "
-            f"view ×{med / base_med:.1f}{miss}",
+            f"{mark(met)} ≤ {SCORES_QUERY_TARGET_MS:g} ms",
+            f"{note}; same-run baseline (plain GROUP BY ALL straight from read_parquet: no views, no status "
+            f"filter, no judge-failure join) median {base_med:.0f} ms, scoreboard ×{med / base_med:.1f}",
         )
 
-    def undeduplicated(times: dict[str, list[float]]) -> str:
-        med, connect = statistics.median(times["undeduplicated"]), statistics.median(times["connect"])
-        dedup = statistics.median(times["view"]) - med
-        return f"median {med:.0f} ms · connect() alone {connect:.0f} ms · de-dup {dedup:+.0f} ms"
-
     method = f"median of {QUERY_RUNS} runs after 1 untimed, each including ScoreLog.connect() (views created)"
-    rows_out = [
+    return [
         row(
             f"(c) tenure scores, {rows:,} rows / {SEGMENTS} segments",
-            before["view"],
+            before["scoreboard"],
             before["plain"],
-            f"ScoreLog(root).query(<render_scores SQL>){drifted}; {method}; {len(board)} scoreboard rows, "
+            f"ScoreLog.scoreboard(), what `tenure scores` runs; {method}; {len(board)} scoreboard rows, "
             f"n sums to {total:,}, {failures:,} judge failures; {size_mb:.0f} MB zstd, generated with "
-            f"pyarrow in {generate_s:.1f} s; {profile_before}",
-        ),
-        Row(
-            "(c) same query, views without de-dup (diagnostic)",
-            undeduplicated(before),
-            notes="the CLI query through ScoreLog.connect()'s views with `scores` replaced by the bare "
-            "read_parquet (no QUALIFY row_number() … = 1); de-dup = view row − this row; "
-            f"{'same scoreboard' if same else 'DIFFERENT scoreboard'} (no duplicate ids in the data)",
+            f"pyarrow in {generate_s:.1f} s",
         ),
         row(
             "(c) tenure scores, after compact",
-            after["view"],
+            after["scoreboard"],
             after["plain"],
             f"same query after ScoreLog.compact('scores') ({report.segments_before} → "
-            f"{report.segments_after} segment, {report.rows:,} rows, took {compact_s:.1f} s); {method}; "
-            f"views without de-dup {undeduplicated(after)}; {profile_after}",
+            f"{report.segments_after} segment, {report.rows:,} rows, took {compact_s:.1f} s); {method}",
         ),
     ]
-    if plan:
-        print(plan)
-    return rows_out
 
 
 # -- output -------------------------------------------------------------------------------------------------
 
 
-def context_line(load: float) -> str:
-    """CPU count, load, Python and library versions: the machine the numbers belong to."""
-
-    def version(*dists: str) -> str:
-        for dist in dists:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return "?"
-
-    return (
-        f"{os.cpu_count()} CPUs · {platform.machine()} {platform.system()} · load avg at start {load:.2f} · "
-        f"Python {platform.python_version()} · pydantic-ai {version('pydantic-ai', 'pydantic-ai-slim')} · "
-        f"anthropic {version('anthropic')} · prefect {version('prefect')} · duckdb {version('duckdb')} · "
-        f"pyarrow {version('pyarrow')}"
-    )
-
-
-def print_rich(rows: list[Row], context: str) -> None:
-    """The results as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="tenure control-plane benchmarks", caption=context, show_lines=True)
-    table.add_column("Measurement", style="bold", min_width=20)
-    table.add_column("Result", min_width=20)
-    table.add_column("Target", no_wrap=True)
-    table.add_column("Notes", style="dim", ratio=1)
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in (row.measurement, row.result, row.target, row.notes)))
-    console = Console()
-    if not console.is_terminal:  # piped or redirected: don't squeeze the notes into 80 columns
-        console = Console(width=180)
-    console.print(table)
-
-
-def markdown(rows: list[Row], context: str) -> str:
-    """The results as a Markdown table (for BENCHMARKS.md)."""
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| Measurement | Result | Target | Notes |", "|---|---|---|---|"]
-    lines += [
-        f"| {cell(r.measurement)} | {cell(r.result)} | {cell(r.target)} | {cell(r.notes)} |" for r in rows
-    ]
-    return "\n".join([*lines, "", f"Machine: {context}"])
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=_positive, default=200, help="timed calls per variant in (a)")
+    parser.add_argument("--calls", type=positive, default=200, help="timed calls per variant in (a)")
     parser.add_argument(
         "--shadow-tasks",
-        type=_positive,
+        type=positive,
         default=600,
         help=f"tasks per path in (b), in batches of {SHADOW_BATCH}",
     )
-    parser.add_argument("--score-rows", type=_positive, default=1_000_000, help="generated score rows in (c)")
-    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the (c) query")
+    parser.add_argument("--score-rows", type=positive, default=1_000_000, help="generated score rows in (c)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args()
 
@@ -639,12 +472,13 @@ def main() -> None:
         home.mkdir()
         rows = asyncio.run(routing_benchmark(args.calls, Path(tmp) / "route-home"))
         rows += shadow_benchmark(args.shadow_tasks, home)
-        rows += scores_benchmark(args.score_rows, Path(tmp) / "scores-store", args.explain)
+        rows += scores_benchmark(args.score_rows, Path(tmp) / "scores-store")
     elapsed = time.perf_counter() - started
     context = (
-        context_line(load) + f" · load avg at end {os.getloadavg()[0]:.2f} · total bench time {elapsed:.0f} s"
+        context_line(load, LIBRARIES)
+        + f" · load avg at end {os.getloadavg()[0]:.2f} · total bench time {elapsed:.0f} s"
     )
-    print_rich(rows, context)
+    print_rich(rows, context, "tenure control-plane benchmarks")
     if args.markdown:
         print()
         print(markdown(rows, context))

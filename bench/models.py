@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +33,30 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/models.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
+LIBRARIES = ("pydantic-ai", "anthropic", "llama-cpp-python")
+
+from bench.report import (  # noqa: E402
+    BLOCK,
+    WARMUP_CALLS,
+    Row,
+    context_line,
+    markdown,
+    measure,
+    p90,
+    positive,
+    print_rich,
+)
+
 ANTHROPIC_ID = "anthropic:claude-opus-4-6"
 OPENAI_ID = "openai:gpt-4.1"
 LOCAL_ID = "local:gemma-3-270m"
 OVERHEAD_TARGET_MS = 5.0  # the project's stated budget: chain overhead per call beyond the direct call
 N_CTX = 2048
-WARMUP_CALLS = 10
-BLOCK = 20  # calls per variant per round; variants alternate block by block to spread drift evenly
 PROMPTS = (
     "Once upon a time, in a small village at the edge of a great forest, there lived an old clockmaker who",
     "The storm had been raging for three days when the lighthouse keeper finally noticed a small boat",
     "Chapter One\n\nNobody in the city remembered exactly when the music stopped, but everyone agreed that",
 )
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the results table."""
-
-    measurement: str
-    result: str
-    target: str = ""
-    notes: str = ""
 
 
 # -- embedded model (runs in a fresh subprocess) ----------------------------------------------------------
@@ -175,32 +173,8 @@ def embedded_rows(result: dict[str, Any], tokens: int) -> list[Row]:
 # -- chain overhead against a loopback fake provider ------------------------------------------------------
 
 
-async def measure(variants: dict[str, Callable[[], Awaitable[Any]]], calls: int) -> dict[str, list[float]]:
-    """Per-call milliseconds of each variant: warm-up, then blocks of ``BLOCK`` calls, rotating the order."""
-    for fn in variants.values():
-        for _ in range(WARMUP_CALLS):
-            await fn()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    round_no = 0
-    while any(len(t) < calls for t in times.values()):
-        shift = round_no % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = variants[name]
-            for _ in range(min(BLOCK, calls - len(times[name]))):
-                started = time.perf_counter()
-                await fn()
-                times[name].append((time.perf_counter() - started) * 1000)
-        round_no += 1
-    return times
-
-
 def _ms(samples: list[float]) -> str:
     return f"median {statistics.median(samples):.2f} ms · mean {statistics.fmean(samples):.2f} ms"
-
-
-def _p90(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=10)[-1] if len(samples) > 1 else samples[0]
 
 
 def _overhead_row(label: str, chain: list[float], base: list[float], note: str) -> Row:
@@ -292,13 +266,13 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
             "Direct SDK call (baseline)",
             _ms(d),
             notes=f"anthropic.AsyncAnthropic(max_retries=0).messages.create on the loopback fake; "
-            f"p90 {_p90(d):.2f} ms; {method}",
+            f"p90 {p90(d):.2f} ms; {method}",
         ),
         Row(
             "Chain call()",
             _ms(c),
             notes=f"tenure.models.call, chain [{ANTHROPIC_ID}, {LOCAL_ID}], same fake and event loop; "
-            f"served_by checked = {ANTHROPIC_ID}; p90 {_p90(c):.2f} ms",
+            f"served_by checked = {ANTHROPIC_ID}; p90 {p90(c):.2f} ms",
         ),
         _overhead_row(
             "Chain overhead (chain − direct)",
@@ -316,7 +290,7 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
             "Chain call() with one fallback",
             _ms(f),
             notes=f"chain [{OPENAI_ID} → 529, {ANTHROPIC_ID}], retry.retries=0, cooldown off; "
-            f"includes one extra loopback round trip; attempts checked = fell_back, ok; p90 {_p90(f):.2f} ms",
+            f"includes one extra loopback round trip; attempts checked = fell_back, ok; p90 {p90(f):.2f} ms",
         ),
         _overhead_row(
             "Fallback overhead (chain − 2 direct)",
@@ -331,68 +305,11 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
 # -- output -----------------------------------------------------------------------------------------------
 
 
-def context_line(load: float) -> str:
-    """CPU count, load, Python and library versions: the machine the numbers belong to."""
-
-    def version(*dists: str) -> str:
-        for dist in dists:
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return "?"
-
-    return (
-        f"{os.cpu_count()} CPUs · {platform.machine()} {platform.system()} · load avg at start {load:.2f} · "
-        f"Python {platform.python_version()} · pydantic-ai {version('pydantic-ai', 'pydantic-ai-slim')} · "
-        f"anthropic {version('anthropic')} · llama-cpp-python {version('llama-cpp-python')}"
-    )
-
-
-def print_rich(rows: list[Row], context: str) -> None:
-    """The results as a rich table."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="tenure model benchmarks", caption=context, show_lines=True)
-    table.add_column("Measurement", style="bold", min_width=20)
-    table.add_column("Result", min_width=20)
-    table.add_column("Target", no_wrap=True)
-    table.add_column("Notes", style="dim", ratio=1)
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in (row.measurement, row.result, row.target, row.notes)))
-    console = Console()
-    if not console.is_terminal:  # piped or redirected: don't squeeze the notes into 80 columns
-        console = Console(width=180)
-    console.print(table)
-
-
-def markdown(rows: list[Row], context: str) -> str:
-    """The results as a Markdown table (for BENCHMARKS.md)."""
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| Measurement | Result | Target | Notes |", "|---|---|---|---|"]
-    lines += [
-        f"| {cell(r.measurement)} | {cell(r.result)} | {cell(r.target)} | {cell(r.notes)} |" for r in rows
-    ]
-    return "\n".join([*lines, "", f"Machine: {context}"])
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=_positive, default=200, help="timed calls per variant (default 200)")
+    parser.add_argument("--calls", type=positive, default=200, help="timed calls per variant (default 200)")
     parser.add_argument(
-        "--tokens", type=_positive, default=64, help="tokens per embedded completion (default 64)"
+        "--tokens", type=positive, default=64, help="tokens per embedded completion (default 64)"
     )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--embedded-worker", type=Path, help=argparse.SUPPRESS)
@@ -407,8 +324,8 @@ def main() -> None:
         home = Path(os.environ["TENURE_HOME"]).expanduser() if os.environ.get("TENURE_HOME") else Path(tmp)
         rows = embedded_rows(run_embedded(home / "models", args.tokens), args.tokens)
         rows += asyncio.run(chain_benchmark(args.calls, Path(tmp)))
-    context = context_line(load) + f" · total bench time {time.perf_counter() - started:.0f} s"
-    print_rich(rows, context)
+    context = context_line(load, LIBRARIES) + f" · total bench time {time.perf_counter() - started:.0f} s"
+    print_rich(rows, context, "tenure model benchmarks")
     if args.markdown:
         print()
         print(markdown(rows, context))

@@ -276,14 +276,7 @@ def render_scores(home: Path, as_json: bool = False) -> None:
     """The scoreboard: model × task type × judge with n, mean, std and status."""
     from tenure.store import ScoreLog
 
-    log = ScoreLog(home / "store")
-    columns, rows = log.query(
-        "SELECT c.model, c.task_type, c.judge, c.judge_kind, c.n, c.mean, c.std, c.last_update, "
-        "(SELECT count(*) FROM scores f WHERE f.status = 'judge_failed' AND f.candidate = c.model "
-        " AND f.task_type = c.task_type) AS judge_failures "
-        "FROM confidence c ORDER BY c.model, c.task_type, c.judge"
-    )
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    records = ScoreLog(home / "store").scoreboard()
     if as_json:
         for record in records:
             out.print_json(json.dumps(record, default=str))

@@ -4,9 +4,11 @@ Why segments: a Prefect process worker runs each flow run in its own process, an
 writing process per database file. So nothing shares a writable database: every writer appends its own
 segment (written under a temporary name, fsynced, atomically renamed, directory fsynced), and readers
 open an in-memory DuckDB whose views read all segments with ``read_parquet(..., union_by_name=true)``.
-A killed writer leaves at most a ``.tmp`` file that no reader ever globs. Rows carry unique ids and the
-views keep one row per id, so a compaction that crashes between writing its merged segment and deleting
-the old ones never shows a row twice.
+A killed writer leaves at most a ``.tmp`` file that no reader ever globs. A segment is named after a
+digest of its row ids, so a retried append replaces its own file instead of adding a copy. A compaction
+records in its merged segment's metadata which segments it replaced, and readers skip any of those
+still on disk, so a compaction killed between writing and deleting never shows a row twice, with no
+per-row de-duplication on the read path.
 
 Layout under ``root``: ``runs/*.parquet``, ``scores/*.parquet``.
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import time
 import uuid
@@ -28,7 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["SCHEMAS", "CompactionReport", "ScoreLog", "Table", "new_id"]
+__all__ = ["SCHEMAS", "SCOREBOARD_SQL", "CompactionReport", "ScoreLog", "Table", "new_id"]
 
 Table = Literal["runs", "scores"]
 
@@ -77,6 +81,19 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 _ID = {"runs": "run_id", "scores": "score_id"}
+SCOREBOARD_SQL = """
+    WITH failures AS (
+        SELECT candidate, task_type, count(*) AS judge_failures FROM scores
+        WHERE status = 'judge_failed' GROUP BY candidate, task_type
+    )
+    SELECT c.model, c.task_type, c.judge, c.judge_kind, c.n, c.mean, c.std, c.last_update,
+           coalesce(f.judge_failures, 0) AS judge_failures
+    FROM confidence c LEFT JOIN failures f ON f.candidate = c.model AND f.task_type = c.task_type
+    ORDER BY c.model, c.task_type, c.judge
+"""
+_COMPACT = "-compact-"
+_REPLACES = "tenure.replaces"
+_ROW_GROUP = 128_000  # several row groups per merged file, so DuckDB scans it on every core
 
 
 def new_id() -> str:
@@ -104,20 +121,27 @@ class ScoreLog:
         return sorted(self._dir(table).glob("*.parquet"))
 
     def append(self, table: Table, rows: Sequence[dict[str, Any]]) -> Path | None:
-        """Write ``rows`` as one new segment, atomically. Returns its path (``None`` for no rows)."""
+        """Write ``rows`` as one new segment, atomically. Returns its path (``None`` for no rows).
+
+        The name is a digest of the rows' ids: appending the same rows again (a retried task) rewrites
+        the same segment rather than duplicating it."""
         if not rows:
             return None
         now = datetime.now(UTC)
         arrow = pa.Table.from_pylist([{"ts": now, **row} for row in rows], schema=SCHEMAS[table])
-        name = f"{now:%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+        digest = hashlib.sha256("\n".join(str(r[_ID[table]]) for r in rows).encode()).hexdigest()[:20]
+        existing = sorted(self._dir(table).glob(f"*-{digest}.parquet"))
+        name = existing[0].name if existing else f"{now:%Y%m%dT%H%M%S%f}-{digest}.parquet"
         return self._write(table, arrow, name)
 
-    def _write(self, table: Table, arrow: pa.Table, name: str) -> Path:
+    def _write(self, table: Table, arrow: pa.Table, name: str, replaces: Sequence[str] = ()) -> Path:
         directory = self._dir(table)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / name
         partial = directory / f".{name}.tmp"
-        pq.write_table(arrow, partial, compression="zstd")
+        if replaces:
+            arrow = arrow.replace_schema_metadata({_REPLACES: json.dumps(list(replaces))})
+        pq.write_table(arrow, partial, compression="zstd", row_group_size=_ROW_GROUP)
         with partial.open("rb") as f:
             os.fsync(f.fileno())
         partial.replace(final)
@@ -128,22 +152,32 @@ class ScoreLog:
             os.close(dir_fd)
         return final
 
+    def live_segments(self, table: Table) -> list[Path]:
+        """The segments whose rows count: all of them but those a completed compaction replaced."""
+        segments = self.segments(table)
+        replaced: set[str] = set()
+        for path in segments:
+            if _COMPACT in path.name:
+                metadata = pq.read_schema(path).metadata or {}
+                replaced.update(json.loads(metadata.get(_REPLACES.encode(), b"[]")))
+        return [p for p in segments if p.name not in replaced]
+
     def _source(self, table: Table, con: duckdb.DuckDBPyConnection) -> str:
-        if not self.segments(table):
+        segments = self.live_segments(table)
+        if not segments:
             con.register(f"_{table}_empty", SCHEMAS[table].empty_table())
             return f"_{table}_empty"
-        glob = str(self._dir(table) / "*.parquet").replace("'", "''")
-        return f"read_parquet('{glob}', union_by_name=true)"
+        if len(segments) == len(self.segments(table)):
+            files = "'" + str(self._dir(table) / "*.parquet").replace("'", "''") + "'"
+        else:
+            files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
+        return f"read_parquet({files}, union_by_name=true)"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
         con = duckdb.connect(":memory:")
         for table in ("runs", "scores"):
-            key = _ID[table]
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)} "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY ts) = 1"
-            )
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
         con.execute(
             """
             CREATE VIEW confidence AS
@@ -168,24 +202,23 @@ class ScoreLog:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def compact(self, table: Table) -> CompactionReport:
-        """Merge every current segment into one, keeping one row per id, then delete the merged ones."""
+        """Merge every live segment into one (recording which it replaces), then delete the merged ones."""
         with self._exclusive(table):
-            inputs = self.segments(table)
-            if len(inputs) <= 1:
-                return CompactionReport(table, len(inputs), len(inputs), self.count(table))
+            before = self.segments(table)
+            inputs = self.live_segments(table)
+            if len(before) <= 1:
+                return CompactionReport(table, len(before), len(before), self.count(table))
             con = duckdb.connect(":memory:")
             files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in inputs)
             merged = con.sql(
-                f"SELECT * FROM read_parquet([{files}], union_by_name=true) "
-                f"QUALIFY row_number() OVER (PARTITION BY {_ID[table]} ORDER BY ts) = 1 ORDER BY ts"
+                f"SELECT * FROM read_parquet([{files}], union_by_name=true) ORDER BY ts"
             ).to_arrow_table()
             merged = merged.select(SCHEMAS[table].names).cast(SCHEMAS[table])
-            self._write(
-                table, merged, f"{time.strftime('%Y%m%dT%H%M%S')}-compact-{uuid.uuid4().hex[:8]}.parquet"
-            )
-            for path in inputs:
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}{_COMPACT}{uuid.uuid4().hex[:8]}.parquet"
+            self._write(table, merged, name, replaces=[p.name for p in inputs])
+            for path in before:  # inputs, and any leftovers an earlier crashed compaction had replaced
                 path.unlink(missing_ok=True)
-            return CompactionReport(table, len(inputs), len(self.segments(table)), merged.num_rows)
+            return CompactionReport(table, len(before), len(self.segments(table)), merged.num_rows)
 
     def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[dict[str, Any]]:
         """Live ground-truth runs of ``task_type`` that ``candidate`` has not shadowed yet, oldest first."""
@@ -219,6 +252,11 @@ class ScoreLog:
         except duckdb.Error as exc:
             raise ValueError(str(exc).splitlines()[0]) from None
         return [c[0] for c in con.description], rows
+
+    def scoreboard(self) -> list[dict[str, Any]]:
+        """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""
+        columns, rows = self.query(SCOREBOARD_SQL)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def count(self, table: Table) -> int:
         return self.connect().execute(f"SELECT count(*) FROM {table}").fetchone()[0]

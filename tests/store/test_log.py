@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -102,23 +101,38 @@ def test_killed_writer_leaves_every_committed_row_and_nothing_partial(tmp_path: 
     assert rows % per_append == 0  # whole segments only: a half-written one is never read
 
 
-def test_compaction_keeps_every_row_once_and_survives_a_crash_midway(tmp_path: Path):
+def test_compaction_keeps_every_row_once_and_survives_a_crash_midway(tmp_path: Path, monkeypatch):
     log = ScoreLog(tmp_path)
     for n in range(5):
         log.append("scores", [score(i) for i in range(n * 10, n * 10 + 10)])
     before = sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall())
 
+    # killed after writing the merged segment, before deleting the ones it merged
+    real_unlink = Path.unlink
+
+    def crash(self: Path, missing_ok: bool = False) -> None:
+        raise KeyboardInterrupt("killed mid-compaction")
+
+    monkeypatch.setattr(Path, "unlink", crash)
+    with pytest.raises(KeyboardInterrupt):
+        log.compact("scores")
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    assert len(log.segments("scores")) == 6  # five inputs and the merged one, all on disk
+    assert sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall()) == before
+
     report = log.compact("scores")
 
-    assert (report.segments_before, report.segments_after, report.rows) == (5, 1, 50)
+    assert (report.segments_before, report.segments_after, report.rows) == (6, 1, 50)
     assert sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall()) == before
-    # a compaction killed after writing its merged segment but before deleting the inputs leaves
-    # the same rows twice on disk; the views still show each once, and the next compaction cleans up
-    merged = log.segments("scores")[0]
-    shutil.copy(merged, merged.with_name("20000101T000000-copy.parquet"))
-    assert log.count("scores") == 50
-    assert log.compact("scores").rows == 50
-    assert len(log.segments("scores")) == 1
+
+
+def test_a_retried_append_does_not_duplicate_rows(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    rows = [score(i) for i in range(10)]
+    first = log.append("scores", rows)
+    again = log.append("scores", rows)  # the same batch, e.g. a Prefect task retried after a timeout
+    assert first == again
+    assert log.count("scores") == 10 and len(log.segments("scores")) == 1
 
 
 def test_sql_is_read_only(tmp_path: Path):
