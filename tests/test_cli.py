@@ -123,3 +123,28 @@ def test_ask_json_prints_the_whole_record(model_home: Path):
     assert record["served_by"] == "local:gemma-3-270m"
     assert record["output_tokens"] <= 4
     assert record["attempts"][0]["outcome"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"text": "x"}', "task field 'labels': Field required"),
+        (b"\xff\xfe\x00bad", "task input is not valid UTF-8"),
+        (b'{"text": "' + b"x" * 10_500_000 + b'", "labels": ["a", "b"]}', "characters; the limit is 200,000"),
+    ],
+)
+def test_route_refuses_bad_input_and_writes_nothing(tmp_path: Path, payload: bytes, message: str):
+    task_file = tmp_path / "task.json"
+    task_file.write_bytes(payload)
+    run = tenure("route", "classify", "--input", str(task_file), home=tmp_path / "home")
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert not (tmp_path / "home" / "store").exists()
+
+
+def test_route_refuses_an_unknown_task_type(tmp_path: Path):
+    task_file = tmp_path / "task.json"
+    task_file.write_text('{"text": "x"}')
+    run = tenure("route", "translate", "--input", str(task_file), home=tmp_path / "home")
+    assert run.returncode == 2
+    assert "unknown task type 'translate'; expected one of classify, extract, format" in run.stderr

@@ -18,10 +18,11 @@ __all__ = ["aggregate_confidence", "compact_store", "shadow_eval", "shadow_pendi
 
 
 def _shadow_run_name() -> str:
+    """``shadow_eval/summarize/ollama:qwen2.5``: the type and the candidates, readable in the UI."""
     params = flow_run.parameters
-    candidates = params.get("candidates") or ["configured"]
-    short = ",".join(c.removesuffix(":latest") for c in candidates)
-    return f"shadow_eval/{params['task_type']}/{short}"
+    task_type = params["task_type"]
+    candidates = params.get("candidates") or load_config().task_types[task_type].candidates
+    return f"shadow_eval/{task_type}/{','.join(c.removesuffix(':latest') for c in candidates)}"
 
 
 def _archive_references(tasks: list[Task], source: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -144,3 +144,33 @@ async def test_golden_tasks_can_take_their_ground_truth_live_from_the_chain(
     log = ScoreLog(configured / "store")
     gt = log.query("SELECT model, served_by, output, reference FROM runs WHERE role = 'ground_truth'")[1]
     assert gt == [("chain:default", "anthropic:claude-opus-4-6", '"billing"', '"spam"')]
+
+
+async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_as_flows(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    from prefect.client.orchestration import get_client
+
+    from tenure.flows.shadow_eval import aggregate_confidence, compact_store
+
+    for label in ("billing", "spam"):
+        anthropic_server.push(tool("final_result", {"label": "billing"}))
+        task = parse_task({"id": f"c-{label}", "type": "classify",
+                           "input": {"text": f"about {label}", "labels": ["billing", "spam"]}})  # fmt: skip
+        await route_task(task, load_config(), configured)
+        ollama.push(tool("final_result", {"label": label}))
+        await shadow_pending()
+
+    [row] = aggregate_confidence()
+    assert (row["model"], row["task_type"], row["judge"], row["n"], row["mean"]) == (
+        "ollama:qwen2.5:latest", "classify", "label_match", 2, 0.5
+    )  # fmt: skip
+    reports = compact_store()
+    assert [(r["table"], r["segments_after"], r["rows"]) for r in reports] == [
+        ("runs", 1, 4),
+        ("scores", 1, 2),
+    ]
+    assert ScoreLog(configured / "store").scoreboard()[0]["n"] == 2
+    async with get_client() as client:
+        names = {run.name for run in await client.read_flow_runs()}
+    assert "shadow_eval/classify/ollama:qwen2.5" in names
