@@ -108,14 +108,23 @@ async def shadow_eval(
 
 
 @flow(name="shadow_pending")
-async def shadow_pending(limit: int = 100) -> dict[str, dict[str, dict[str, float]]]:
-    """Drain the queue: one ``shadow_eval`` subflow per task type that has unshadowed live runs."""
+async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, dict[str, dict[str, float]]]:
+    """Drain the queue: per task type with unshadowed live runs, ``shadow_eval`` subflows of ``limit``
+    tasks each, up to ``max_batches`` per type per run (a backlog of thousands is tens of flow runs)."""
     config = load_config()
     log = score_log()
-    results = {}
+    results: dict[str, dict[str, dict[str, float]]] = {}
     for task_type, settings in config.task_types.items():
-        if any(log.pending_shadows(task_type, c, 1) for c in settings.candidates):
-            results[task_type] = await shadow_eval(task_type, limit=limit)
+        for _ in range(max_batches):
+            if not any(log.pending_shadows(task_type, c, 1) for c in settings.candidates):
+                break
+            for candidate, stats in (await shadow_eval(task_type, limit=limit)).items():
+                total = results.setdefault(task_type, {}).setdefault(candidate, {"scored": 0, "mean": 0.0})
+                n = total["scored"] + stats["scored"]
+                total["mean"] = (
+                    (total["mean"] * total["scored"] + stats["mean"] * stats["scored"]) / n if n else 0.0
+                )
+                total["scored"] = n
     return results
 
 

@@ -174,3 +174,20 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
     async with get_client() as client:
         names = {run.name for run in await client.read_flow_runs()}
     assert "shadow_eval/classify/ollama:qwen2.5" in names
+
+
+async def test_a_backlog_drains_in_batches_not_one_flow_run_per_task(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    anthropic_server.push(*[tool("final_result", {"label": "billing"})] * 5)
+    ollama.push(*[tool("final_result", {"label": "billing"})] * 5)
+    for i in range(5):
+        data = {"text": f"invoice {i}", "labels": ["billing", "spam"]}
+        task = parse_task({"id": f"b-{i}", "type": "classify", "input": data})
+        await route_task(task, load_config(), configured)
+
+    drained = await shadow_pending(limit=2)
+
+    assert drained == {"classify": {"ollama:qwen2.5:latest": {"scored": 5, "mean": 1.0}}}
+    segments = ScoreLog(configured / "store").segments("scores")
+    assert len(segments) == 3  # batches of 2, 2 and 1: three shadow_eval runs, one scores segment each
