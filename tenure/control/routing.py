@@ -3,12 +3,13 @@
 The caller's path is one ground-truth call plus one small append to the score log (which archives the
 answer with its input and queues it: a live ground-truth run no candidate has shadowed yet is what
 ``shadow_eval`` picks up, in its own flow run, on its schedule or when drained by ``tenure eval
---pending``). Promotion (answering from a local model that earned it, with a canary sample) arrives
-with the gates.
+--pending``). A type with a promoted model is answered by it, and a sampled share of those answers
+(the canaries) is checked against the ground truth later, by ``canary_eval``.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +40,33 @@ class Routed:
     """Candidates that will shadow this task."""
 
 
-async def route_task(task: Task, config: TenureConfig, home: Path, log: ScoreLog | None = None) -> Routed:
-    """Answer ``task`` from its type's ground-truth chain, archive it, and queue it for the candidates."""
+async def route_task(
+    task: Task,
+    config: TenureConfig,
+    home: Path,
+    log: ScoreLog | None = None,
+    *,
+    rng: random.Random | None = None,
+) -> Routed:
+    """Answer ``task`` and archive the answer; shadowing happens later, off the caller's path.
+
+    With a promoted model for the type it answers, and a ``canary_rate`` share of its answers is queued
+    to be checked against the ground truth (if it fails, the ground truth answers instead). Otherwise the
+    type's ground-truth chain answers and the configured candidates are queued to shadow it.
+    """
     settings = config.task_types[task.type]  # type: ignore[index]
+    log = log or ScoreLog(home / "store")
+    if settings.promoted:
+        got = await answer(task, settings.promoted, config, home)
+        if got.error is None and got.result is not None:
+            canary = (rng or random).random() < settings.canary_rate
+            row = run_row(task, "canary" if canary else "promoted", "live", settings.promoted, got)
+            log.append("runs", [row])
+            queued = [f"ground truth ({settings.ground_truth}) as canary"] if canary else []
+            return Routed(got.output, got.result.served_by, row["run_id"], got.result, queued)
     got = await answer(task, settings.ground_truth, config, home)
     if got.error is not None or got.result is None:
         raise RoutingFailed(got.error or "no answer")
     row = run_row(task, "ground_truth", "live", settings.ground_truth, got)
-    (log or ScoreLog(home / "store")).append("runs", [row])
+    log.append("runs", [row])
     return Routed(got.output, got.result.served_by, row["run_id"], got.result, list(settings.candidates))

@@ -14,7 +14,7 @@ from tenure.control.tasks import Task, get_type
 from tenure.store import new_id
 from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
 
-__all__ = ["aggregate_confidence", "compact_store", "shadow_eval", "shadow_pending"]
+__all__ = ["aggregate_confidence", "canary_eval", "compact_store", "shadow_eval", "shadow_pending"]
 
 
 def _shadow_run_name() -> str:
@@ -107,14 +107,55 @@ async def shadow_eval(
     return summary
 
 
+@flow(name="canary_eval", flow_run_name="canary_eval/{task_type}")
+async def canary_eval(task_type: str, limit: int = 100) -> dict[str, dict[str, float]]:
+    """Check sampled answers of the promoted model against the ground truth, asked now (after the fact).
+
+    The scores (``source = 'canary'``) are the evidence the drift test of part II watches.
+    """
+    get_type(task_type)
+    config = load_config()
+    home = Env().home.expanduser()
+    pending = score_log().pending_canaries(task_type, limit)
+    if not pending:
+        return {}
+    tasks = [Task(id=p["task_id"], type=task_type, input=json.loads(p["input"])) for p in pending]
+    chain = config.task_types[task_type].ground_truth  # type: ignore[index]
+    gt_rows, gt_outputs = await answer_batch(tasks, [None] * len(tasks), chain, "canary", role="ground_truth")
+    append_rows("runs", gt_rows)
+    summary: dict[str, dict[str, float]] = {}
+    for model in sorted({p["model"] for p in pending}):
+        picked = [
+            (
+                t.model_copy(update={"reference": out}),
+                {"run_id": p["run_id"], "gt_run_id": g["run_id"], "error": None},
+                json.loads(p["output"]),
+            )
+            for t, p, g, out in zip(tasks, pending, gt_rows, gt_outputs, strict=True)
+            if p["model"] == model and g["error"] is None
+        ]
+        if not picked:
+            continue
+        batch, runs, outputs = (list(x) for x in zip(*picked, strict=True))
+        use_llm = has_instruction_model(config, home)
+        scores = await judge_batch(batch, runs, outputs, model, "canary", use_llm)
+        append_rows("scores", scores)
+        judged = [s["score"] for s in scores if s["status"] == "ok"]
+        summary[model] = {"scored": len(judged), "mean": sum(judged) / len(judged) if judged else 0.0}
+    return summary
+
+
 @flow(name="shadow_pending")
 async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, dict[str, dict[str, float]]]:
-    """Drain the queue: per task type with unshadowed live runs, ``shadow_eval`` subflows of ``limit``
-    tasks each, up to ``max_batches`` per type per run (a backlog of thousands is tens of flow runs)."""
+    """Drain the queue: per task type, a ``canary_eval`` of its pending canaries, then ``shadow_eval``
+    subflows of ``limit`` unshadowed live runs each, up to ``max_batches`` per type per run (a backlog of
+    thousands is tens of flow runs)."""
     config = load_config()
     log = score_log()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for task_type, settings in config.task_types.items():
+        if log.pending_canaries(task_type, 1):
+            results[f"{task_type}/canary"] = await canary_eval(task_type, limit=limit)
         for _ in range(max_batches):
             if not any(log.pending_shadows(task_type, c, 1) for c in settings.candidates):
                 break

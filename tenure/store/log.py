@@ -44,7 +44,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("ts", _TS),
             ("task_id", pa.string()),
             ("task_type", pa.string()),
-            ("role", pa.string()),  # ground_truth | candidate | canary | routed
+            ("role", pa.string()),  # ground_truth | candidate | promoted | canary
             ("source", pa.string()),  # live | golden | replay | backtest
             ("model", pa.string()),  # what was asked for (model id or chain:NAME)
             ("served_by", pa.string()),
@@ -252,6 +252,23 @@ class ScoreLog:
         except duckdb.Error as exc:
             raise ValueError(str(exc).splitlines()[0]) from None
         return [c[0] for c in con.description], rows
+
+    def pending_canaries(self, task_type: str, limit: int) -> list[dict[str, Any]]:
+        """Canary runs of ``task_type`` not yet scored against the ground truth, oldest first."""
+        rows = (
+            self.connect()
+            .execute(
+                """
+                SELECT c.run_id, c.task_id, c.model, c.input, c.output FROM runs c
+                WHERE c.role = 'canary' AND c.task_type = ?
+                  AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.run_id = c.run_id)
+                ORDER BY c.ts LIMIT ?
+                """,
+                [task_type, limit],
+            )
+            .fetchall()
+        )
+        return [dict(zip(("run_id", "task_id", "model", "input", "output"), r, strict=True)) for r in rows]
 
     def scoreboard(self) -> list[dict[str, Any]]:
         """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""

@@ -13,7 +13,7 @@ from tenure.control.routing import route_task
 from tenure.control.tasks import parse_task
 from tenure.flows.shadow_eval import shadow_pending
 from tenure.store import ScoreLog
-from tests.fakes.llm_server import FakeLLMServer, ok, tool
+from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("keys", "prefect_server")]
 
@@ -191,3 +191,57 @@ async def test_a_backlog_drains_in_batches_not_one_flow_run_per_task(
     assert drained == {"classify": {"ollama:qwen2.5:latest": {"scored": 5, "mean": 1.0}}}
     segments = ScoreLog(configured / "store").segments("scores")
     assert len(segments) == 3  # batches of 2, 2 and 1: three shadow_eval runs, one scores segment each
+
+
+def promote(config_path: Path, canary_rate: float) -> None:
+    text = config_path.read_text().replace(
+        '[task_types.classify]\ncandidates = ["ollama:qwen2.5:latest"]',
+        '[task_types.classify]\ncandidates = []\npromoted = "ollama:qwen2.5:latest"\n'
+        f"canary_rate = {canary_rate}",
+    )
+    config_path.write_text(text)
+
+
+async def test_a_promoted_model_answers_and_its_canaries_are_judged_against_the_ground_truth_later(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    promote(Env().config_path, canary_rate=1.0)
+    ollama.push(tool("final_result", {"label": "billing"}))
+    task = parse_task(
+        {"id": "p-1", "type": "classify", "input": {"text": "Invoice", "labels": ["billing", "spam"]}}
+    )
+
+    routed = await route_task(task, load_config(), configured)
+
+    assert (routed.output, routed.served_by) == ("billing", "ollama:qwen2.5:latest")
+    assert routed.queued_for == ["ground truth (default) as canary"]
+    assert anthropic_server.completion_requests == []  # no ground-truth call on the caller's path
+
+    anthropic_server.push(tool("final_result", {"label": "spam"}))  # the ground truth disagrees
+    drained = await shadow_pending()
+
+    assert drained == {"classify/canary": {"ollama:qwen2.5:latest": {"scored": 1, "mean": 0.0}}}
+    [score] = scores(configured)
+    assert (score["source"], score["candidate"], score["run_id"], score["score"]) == (
+        "canary", "ollama:qwen2.5:latest", routed.run_id, 0.0
+    )  # fmt: skip
+    assert await shadow_pending() == {}
+
+
+async def test_without_a_canary_draw_or_when_the_promoted_model_fails(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    promote(Env().config_path, canary_rate=0.0)
+    task = parse_task(
+        {"id": "p-2", "type": "classify", "input": {"text": "Invoice", "labels": ["billing", "spam"]}}
+    )
+    ollama.push(tool("final_result", {"label": "billing"}))
+    quiet = await route_task(task, load_config(), configured)
+    assert (quiet.served_by, quiet.queued_for) == ("ollama:qwen2.5:latest", [])
+
+    ollama.push(error(503, "ollama is restarting"))
+    anthropic_server.push(tool("final_result", {"label": "billing"}))
+    rescued = await route_task(task, load_config(), configured)
+    assert rescued.served_by == "anthropic:claude-opus-4-6"  # the ground truth stepped in
+    roles = ScoreLog(configured / "store").query("SELECT role FROM runs ORDER BY ts")[1]
+    assert roles == [("promoted",), ("ground_truth",)]
