@@ -1,0 +1,313 @@
+"""Promotion gates and the canary drift detector: pure, incremental, usable without Prefect or storage.
+
+Two policies, chosen per task type:
+
+``fixed`` (the production rule this grows from): promote once ``n >= min_runs`` and the running mean
+``>= min_mean``. Kept for comparison and for users who want it. It ignores uncertainty, and checked
+after every run it promotes models below the bar far more often than its threshold suggests.
+
+``sequential`` (the default): an anytime-valid test on bounded scores in [0, 1].
+
+Method. For scores ``X_i`` in [0, 1] and a reference mean ``m0``, the Bernoulli likelihood ratio
+``prod (m1/m0)^X_i ((1-m1)/(1-m0))^(1-X_i)`` is a nonnegative supermartingale whenever the true mean is
+at most ``m0`` and ``m1 > m0`` (by convexity of ``x -> a^x b^(1-x)``, its one-step expectation is at most
+``mu a + (1-mu) b <= 1``), and likewise when the mean is at least ``m0`` and ``m1 < m0``. A weighted
+mixture of such ratios over several alternatives ``m1`` is still one. By Ville's inequality such a
+process ever reaches ``1/error`` with probability at most ``error``, however often it is checked. So:
+
+- *promote* when the mixture against ``m0 = bar - margin`` (alternatives above it) reaches ``1/error``:
+  a model whose true mean is at or below ``bar - margin`` is promoted with probability at most ``error``;
+- *reject* when the mixture against ``m0 = bar`` (alternatives below it) reaches ``1/error``: a model at
+  or above the bar is rejected with probability at most ``error``;
+- the drift detector after promotion is the same downward test against the bar, restarted at
+  promotion: a model that stays at or above the bar is demoted with probability at most ``error``.
+
+The reported ``bound`` is the anytime-valid lower confidence bound of the same construction (the
+largest ``m0`` the upward mixture rejects), never above the running mean.
+
+Assumptions: scores are bounded in [0, 1] and, given the past, each run's expected score is at most
+(resp. at least) the null mean: i.i.d. scores of a fixed model on a stationary task stream satisfy
+this; a judge whose scores drift, or tasks chosen by looking at earlier scores, do not.
+
+Reference: Waudby-Smith & Ramdas, "Estimating means of bounded random variables by betting", JRSS-B
+86(1), 2024; Ramdas et al., "Game-theoretic statistics and safe anytime-valid inference", Statistical
+Science 38(4), 2023. The mixture of likelihood ratios is a betting martingale with fixed bets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+__all__ = ["Decision", "DriftDetector", "FixedGate", "SequentialGate", "make_drift_detector", "make_gate"]
+
+Action = Literal["promote", "continue", "reject", "demote"]
+
+UP_FRACTIONS = (4 / 7, 6 / 7)
+"""Upward alternatives, as fractions of the way from the null mean to 1 (0.97 and 0.99 for a 0.93 null)."""
+DOWN_STEPS = (1.0, 2.0, 5.0)
+"""Downward alternatives, in multiples of ``1 - bar`` below the bar (0.90, 0.85 and 0.70 for a 0.95 bar)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate says after a score, and the evidence it says it on."""
+
+    action: Action
+    n: int
+    mean: float
+    policy: str
+    params: dict[str, float] = field(default_factory=dict)
+    _bound: Callable[[], float | None] = field(default=lambda: None, repr=False, compare=False)
+
+    @cached_property
+    def bound(self) -> float | None:
+        """Anytime-valid lower confidence bound on the true mean (``None`` where the policy has none).
+
+        Computed on first access: the gate decides without it, so a simulation of millions of runs
+        does not pay for it."""
+        return self._bound()
+
+
+def _check(name: str, value: float, low: float, high: float, *, closed: str = "") -> float:
+    """``value`` in the interval (low, high), with ``closed`` naming the ends that are included."""
+    value = float(value)
+    above = value >= low if "low" in closed else value > low
+    below = value <= high if "high" in closed else value < high
+    if math.isnan(value) or not (above and below):
+        interval = f"{'[' if 'low' in closed else '('}{low:g}, {high:g}{']' if 'high' in closed else ')'}"
+        raise ValueError(f"{name} must be in {interval}; got {value:g}")
+    return value
+
+
+def _check_score(score: float) -> float:
+    score = float(score)
+    if not 0.0 <= score <= 1.0 or math.isnan(score):
+        raise ValueError(f"scores must be in [0, 1]; got {score!r}")
+    return score
+
+
+def _coefficients(null: float, alternatives: tuple[float, ...]) -> tuple[tuple[float, float], ...]:
+    """Per alternative: the log-ratio for a score of 1 and for a score of 0."""
+    return tuple((math.log(a / null), math.log((1 - a) / (1 - null))) for a in alternatives)
+
+
+def _log_mixture(total: float, n: int, coefficients: tuple[tuple[float, float], ...]) -> float:
+    """log of the equal-weight mixture of Bernoulli likelihood ratios after n scores summing to total."""
+    logs = [total * up + (n - total) * down for up, down in coefficients]
+    top = max(logs)
+    return top + math.log(sum(math.exp(v - top) for v in logs) / len(logs))
+
+
+def _up(null: float) -> tuple[float, ...]:
+    return tuple(null + (1 - null) * f for f in UP_FRACTIONS)
+
+
+def _down(bar: float) -> tuple[float, ...]:
+    return tuple(max(bar - (1 - bar) * k, bar / 100) for k in DOWN_STEPS)
+
+
+@dataclass
+class _Running:
+    n: int = 0
+    total: float = 0.0
+
+    def add(self, score: float) -> None:
+        self.n += 1
+        self.total += _check_score(score)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True)
+class FixedGate:
+    """The original rule: ``min_runs`` judged runs and a mean of at least ``min_mean``."""
+
+    min_runs: int = 200
+    min_mean: float = 0.95
+    name: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if int(self.min_runs) != self.min_runs or self.min_runs < 1:
+            raise ValueError(f"min_runs must be a whole number of at least 1; got {self.min_runs!r}")
+        _check("min_mean", self.min_mean, 0.0, 1.0, closed="high")
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"min_runs": self.min_runs, "min_mean": self.min_mean}
+
+    def start(self) -> FixedState:
+        return FixedState(self)
+
+
+@dataclass
+class FixedState:
+    gate: FixedGate
+    running: _Running = field(default_factory=_Running)
+    decided: Action | None = None
+
+    def update(self, score: float) -> Decision:
+        self.running.add(score)
+        if (
+            self.decided is None
+            and self.running.n >= self.gate.min_runs
+            and self.running.mean >= self.gate.min_mean
+        ):
+            self.decided = "promote"
+        return Decision(
+            self.decided or "continue", self.running.n, self.running.mean, "fixed", self.gate.params
+        )
+
+
+@dataclass(frozen=True)
+class SequentialGate:
+    """Anytime-valid promote / continue / reject (see the module docstring for the method)."""
+
+    bar: float = 0.95
+    margin: float = 0.02
+    error: float = 0.05
+    name: str = "sequential"
+
+    def __post_init__(self) -> None:
+        _check("bar", self.bar, 0.0, 1.0)
+        _check("margin", self.margin, 0.0, self.bar, closed="low")
+        _check("error", self.error, 0.0, 1.0)
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"bar": self.bar, "margin": self.margin, "error": self.error}
+
+    @property
+    def threshold(self) -> float:
+        return math.log(1 / self.error)
+
+    @cached_property
+    def promote_test(self) -> tuple[tuple[float, float], ...]:
+        null = self.bar - self.margin
+        return _coefficients(null, _up(null))
+
+    @cached_property
+    def reject_test(self) -> tuple[tuple[float, float], ...]:
+        return _coefficients(self.bar, _down(self.bar))
+
+    def start(self) -> SequentialState:
+        return SequentialState(self)
+
+    def lower_bound(self, total: float, n: int) -> float:
+        """The largest null mean the upward mixture rejects (bisection on [0, mean]); 0 if none."""
+        mean = total / n if n else 0.0
+        if n == 0 or _log_mixture(total, n, _coefficients(1e-9, _up(1e-9))) < self.threshold:
+            return 0.0
+        low, high = 1e-9, mean
+        for _ in range(40):
+            mid = (low + high) / 2
+            if _log_mixture(total, n, _coefficients(mid, _up(mid))) >= self.threshold:
+                low = mid
+            else:
+                high = mid
+        return low
+
+
+@dataclass
+class SequentialState:
+    gate: SequentialGate
+    running: _Running = field(default_factory=_Running)
+    decided: Action | None = None
+
+    def update(self, score: float) -> Decision:
+        self.running.add(score)
+        gate, n, total = self.gate, self.running.n, self.running.total
+        if self.decided is None:
+            if _log_mixture(total, n, gate.promote_test) >= gate.threshold:
+                self.decided = "promote"
+            elif _log_mixture(total, n, gate.reject_test) >= gate.threshold:
+                self.decided = "reject"
+        return Decision(
+            self.decided or "continue",
+            n,
+            self.running.mean,
+            "sequential",
+            gate.params,
+            lambda: gate.lower_bound(total, n),
+        )
+
+    def runs_needed(self) -> int | None:
+        """Rough further runs to promotion if the mean holds (0 once promoted; None if not heading there)."""
+        gate, n, total = self.gate, self.running.n, self.running.total
+        null = gate.bar - gate.margin
+        mean = self.running.mean
+        if self.decided == "promote":
+            return 0
+        if self.decided or n == 0 or mean <= null:
+            return None
+        best = max(
+            _up(null), key=lambda a: mean * math.log(a / null) + (1 - mean) * math.log((1 - a) / (1 - null))
+        )
+        drift = mean * math.log(best / null) + (1 - mean) * math.log((1 - best) / (1 - null))
+        if drift <= 0:
+            return None
+        gap = gate.threshold - _log_mixture(total, n, gate.promote_test)
+        return max(0, math.ceil(gap / drift))
+
+
+@dataclass(frozen=True)
+class DriftDetector:
+    """After promotion: demote when the canary scores show, anytime-validly, a mean below the bar."""
+
+    bar: float = 0.95
+    error: float = 0.05
+
+    def __post_init__(self) -> None:
+        _check("bar", self.bar, 0.0, 1.0)
+        _check("error", self.error, 0.0, 1.0)
+
+    @cached_property
+    def demote_test(self) -> tuple[tuple[float, float], ...]:
+        return _coefficients(self.bar, _down(self.bar))
+
+    def start(self) -> DriftState:
+        return DriftState(self)
+
+
+@dataclass
+class DriftState:
+    detector: DriftDetector
+    running: _Running = field(default_factory=_Running)
+    decided: Action | None = None
+
+    def update(self, score: float) -> Decision:
+        self.running.add(score)
+        d, n, total = self.detector, self.running.n, self.running.total
+        if self.decided is None and _log_mixture(total, n, d.demote_test) >= math.log(1 / d.error):
+            self.decided = "demote"
+        params = {"bar": d.bar, "error": d.error}
+        return Decision(self.decided or "continue", n, self.running.mean, "drift", params)
+
+
+def make_gate(policy: str = "sequential", **params: Any) -> FixedGate | SequentialGate:
+    """``make_gate("sequential", bar=0.95, margin=0.02, error=0.05)`` or ``make_gate("fixed", min_runs=200,
+    min_mean=0.95)``; unknown policies or parameters are refused with the accepted ones named."""
+    policies: dict[str, type[FixedGate] | type[SequentialGate]] = {
+        "fixed": FixedGate,
+        "sequential": SequentialGate,
+    }
+    if policy not in policies:
+        raise ValueError(f"unknown gate policy '{policy}'; expected one of {', '.join(policies)}")
+    cls = policies[policy]
+    allowed = [f for f in cls.__dataclass_fields__ if f != "name"]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{policy} gate: unknown parameter(s) {', '.join(unknown)}; expected {', '.join(allowed)}"
+        )
+    return cls(**params)
+
+
+def make_drift_detector(bar: float = 0.95, error: float = 0.05) -> DriftDetector:
+    """The canary's drift test: ``make_drift_detector(bar=0.95, error=0.05).start().update(score)``."""
+    return DriftDetector(bar=bar, error=error)
