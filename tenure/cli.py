@@ -273,10 +273,20 @@ def run_golden(
 
 
 def render_scores(home: Path, as_json: bool = False) -> None:
-    """The scoreboard: model × task type × judge with n, mean, std and status."""
+    """The scoreboard: model × task type × judge with n, mean, std, and the type's gate on that evidence."""
+    from tenure.control.gates import gate_from_settings
     from tenure.store import ScoreLog
 
+    config = load_config()
     records = ScoreLog(home / "store").scoreboard()
+    for r in records:
+        settings = config.task_types.get(r["task_type"])
+        gate = gate_from_settings(settings.gate) if settings else None
+        decision = gate.assess(r["mean"] * r["n"], r["n"]) if gate else None
+        r["gate"] = settings.gate.policy if settings else None
+        r["bound"] = decision.bound if decision else None
+        r["decision"] = decision.action if decision else None
+        r["runs_needed"] = gate.runs_needed(r["mean"] * r["n"], r["n"]) if gate else None
     if as_json:
         for record in records:
             out.print_json(json.dumps(record, default=str))
@@ -284,14 +294,19 @@ def render_scores(home: Path, as_json: bool = False) -> None:
     table = Table(title="scoreboard")
     for name in ("model", "task type", "judge"):
         table.add_column(name, overflow="fold")
-    for name in ("n", "mean", "std"):
+    for name in ("n", "mean", "bound"):
         table.add_column(name, justify="right", no_wrap=True, min_width=5)
-    table.add_column("status", min_width=10)
+    table.add_column("gate", min_width=10)
     for r in records:
-        status = "collecting" + (f"; {r['judge_failures']} judge failures" if r["judge_failures"] else "")
-        table.add_row(
-            r["model"], r["task_type"], r["judge"], str(r["n"]), f"{r['mean']:.3f}", f"{r['std']:.3f}", status
+        status = {"promote": "[green]promote[/green]", "reject": "[red]reject[/red]"}.get(
+            r["decision"], "collecting"
         )
+        if r["decision"] == "continue" and r["runs_needed"] is not None:
+            status += f" (~{r['runs_needed']} more)"
+        if r["judge_failures"]:
+            status += f"; {r['judge_failures']} judge failures"
+        bound = "-" if r["bound"] is None else f"{r['bound']:.3f}"
+        table.add_row(r["model"], r["task_type"], r["judge"], str(r["n"]), f"{r['mean']:.3f}", bound, status)
     out.print(table if records else "no scores yet: run 'tenure eval --golden' or 'tenure demo'")
 
 

@@ -38,11 +38,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
-__all__ = ["Decision", "DriftDetector", "FixedGate", "SequentialGate", "make_drift_detector", "make_gate"]
+__all__ = [
+    "Decision",
+    "DriftDetector",
+    "FixedGate",
+    "SequentialGate",
+    "gate_from_settings",
+    "make_drift_detector",
+    "make_gate",
+]
 
 Action = Literal["promote", "continue", "reject", "demote"]
 
@@ -144,6 +152,16 @@ class FixedGate:
     def start(self) -> FixedState:
         return FixedState(self)
 
+    def assess(self, total: float, n: int) -> Decision:
+        """The rule applied to a model's ``n`` scores summing to ``total``."""
+        mean = total / n if n else 0.0
+        action: Action = "promote" if n >= self.min_runs and mean >= self.min_mean else "continue"
+        return Decision(action, n, mean, "fixed", self.params)
+
+    def runs_needed(self, total: float, n: int) -> int | None:
+        """Runs until ``min_runs`` if the mean clears ``min_mean``, else None."""
+        return max(0, self.min_runs - n) if n and total / n >= self.min_mean else None
+
 
 @dataclass
 class FixedState:
@@ -153,15 +171,16 @@ class FixedState:
 
     def update(self, score: float) -> Decision:
         self.running.add(score)
-        if (
-            self.decided is None
-            and self.running.n >= self.gate.min_runs
-            and self.running.mean >= self.gate.min_mean
-        ):
-            self.decided = "promote"
-        return Decision(
-            self.decided or "continue", self.running.n, self.running.mean, "fixed", self.gate.params
-        )
+        return _sticky(self, self.gate.assess(self.running.total, self.running.n))
+
+
+def _sticky(state: FixedState | SequentialState, decision: Decision) -> Decision:
+    """Decisions are final: once a gate has promoted or rejected, it keeps saying so."""
+    if state.decided is None:
+        if decision.action != "continue":
+            state.decided = decision.action
+        return decision
+    return replace(decision, action=state.decided)
 
 
 @dataclass(frozen=True)
@@ -198,6 +217,28 @@ class SequentialGate:
     def start(self) -> SequentialState:
         return SequentialState(self)
 
+    def assess(self, total: float, n: int) -> Decision:
+        """The test applied to a model's ``n`` scores summing to ``total`` (sufficient statistics)."""
+        action: Action = "continue"
+        if n and _log_mixture(total, n, self.promote_test) >= self.threshold:
+            action = "promote"
+        elif n and _log_mixture(total, n, self.reject_test) >= self.threshold:
+            action = "reject"
+        mean = total / n if n else 0.0
+        return Decision(action, n, mean, "sequential", self.params, lambda: self.lower_bound(total, n))
+
+    def runs_needed(self, total: float, n: int) -> int | None:
+        """Rough further runs to promotion if the mean holds (0 if it would promote now; None if the mean
+        is not heading there)."""
+        null, mean = self.bar - self.margin, total / n if n else 0.0
+        if n == 0 or mean <= null:
+            return None
+        gap = self.threshold - _log_mixture(total, n, self.promote_test)
+        if gap <= 0:
+            return 0
+        drift = max(mean * up + (1 - mean) * down for up, down in self.promote_test)
+        return math.ceil(gap / drift) if drift > 0 else None
+
     def lower_bound(self, total: float, n: int) -> float:
         """The largest null mean the upward mixture rejects (bisection on [0, mean]); 0 if none."""
         mean = total / n if n else 0.0
@@ -221,38 +262,7 @@ class SequentialState:
 
     def update(self, score: float) -> Decision:
         self.running.add(score)
-        gate, n, total = self.gate, self.running.n, self.running.total
-        if self.decided is None:
-            if _log_mixture(total, n, gate.promote_test) >= gate.threshold:
-                self.decided = "promote"
-            elif _log_mixture(total, n, gate.reject_test) >= gate.threshold:
-                self.decided = "reject"
-        return Decision(
-            self.decided or "continue",
-            n,
-            self.running.mean,
-            "sequential",
-            gate.params,
-            lambda: gate.lower_bound(total, n),
-        )
-
-    def runs_needed(self) -> int | None:
-        """Rough further runs to promotion if the mean holds (0 once promoted; None if not heading there)."""
-        gate, n, total = self.gate, self.running.n, self.running.total
-        null = gate.bar - gate.margin
-        mean = self.running.mean
-        if self.decided == "promote":
-            return 0
-        if self.decided or n == 0 or mean <= null:
-            return None
-        best = max(
-            _up(null), key=lambda a: mean * math.log(a / null) + (1 - mean) * math.log((1 - a) / (1 - null))
-        )
-        drift = mean * math.log(best / null) + (1 - mean) * math.log((1 - best) / (1 - null))
-        if drift <= 0:
-            return None
-        gap = gate.threshold - _log_mixture(total, n, gate.promote_test)
-        return max(0, math.ceil(gap / drift))
+        return _sticky(self, self.gate.assess(self.running.total, self.running.n))
 
 
 @dataclass(frozen=True)
@@ -311,3 +321,10 @@ def make_gate(policy: str = "sequential", **params: Any) -> FixedGate | Sequenti
 def make_drift_detector(bar: float = 0.95, error: float = 0.05) -> DriftDetector:
     """The canary's drift test: ``make_drift_detector(bar=0.95, error=0.05).start().update(score)``."""
     return DriftDetector(bar=bar, error=error)
+
+
+def gate_from_settings(settings: Any) -> FixedGate | SequentialGate:
+    """The gate a task type's ``[task_types.X.gate]`` settings describe."""
+    if settings.policy == "fixed":
+        return make_gate("fixed", min_runs=settings.min_runs, min_mean=settings.min_mean)
+    return make_gate("sequential", bar=settings.bar, margin=settings.margin, error=settings.error)

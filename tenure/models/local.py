@@ -8,6 +8,7 @@ generation is serialised by a lock because a llama.cpp context is not safe to sh
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import threading
@@ -63,6 +64,9 @@ class LocalModel:
         )
         self._lock = threading.Lock()
         self.load_seconds = time.perf_counter() - started
+
+    def close(self) -> None:
+        self._llm.close()
 
     def complete(
         self,
@@ -158,8 +162,17 @@ def load_local_model(config: LocalModelConfig, models_dir: Path) -> LocalModel:
     key = (path, config.n_ctx, config.threads)
     with _load_lock:
         if key not in _loaded:
+            if not _loaded:
+                atexit.register(_close_all)
             _loaded[key] = LocalModel(path, n_ctx=config.n_ctx, threads=config.threads)
         return _loaded[key]
+
+
+def _close_all() -> None:
+    """Free the models before interpreter teardown (llama.cpp's finaliser fails once its module is gone)."""
+    for model in _loaded.values():
+        model.close()
+    _loaded.clear()
 
 
 def _as_completion_prompt(messages: list[ModelMessage], instructions: str | None) -> tuple[str, list[str]]:
