@@ -46,6 +46,7 @@ __all__ = [
     "Decision",
     "DriftDetector",
     "FixedGate",
+    "GateState",
     "SequentialGate",
     "gate_from_settings",
     "make_drift_detector",
@@ -149,8 +150,8 @@ class FixedGate:
     def params(self) -> dict[str, float]:
         return {"min_runs": self.min_runs, "min_mean": self.min_mean}
 
-    def start(self) -> FixedState:
-        return FixedState(self)
+    def start(self) -> GateState:
+        return GateState(self)
 
     def assess(self, total: float, n: int) -> Decision:
         """The rule applied to a model's ``n`` scores summing to ``total``."""
@@ -164,23 +165,22 @@ class FixedGate:
 
 
 @dataclass
-class FixedState:
-    gate: FixedGate
+class GateState:
+    """One model × task type under a gate: add each judged score, read the decision."""
+
+    gate: FixedGate | SequentialGate
     running: _Running = field(default_factory=_Running)
     decided: Action | None = None
 
     def update(self, score: float) -> Decision:
+        """Add a score; decisions are final: once a gate has promoted or rejected, it keeps saying so."""
         self.running.add(score)
-        return _sticky(self, self.gate.assess(self.running.total, self.running.n))
-
-
-def _sticky(state: FixedState | SequentialState, decision: Decision) -> Decision:
-    """Decisions are final: once a gate has promoted or rejected, it keeps saying so."""
-    if state.decided is None:
-        if decision.action != "continue":
-            state.decided = decision.action
-        return decision
-    return replace(decision, action=state.decided)
+        decision = self.gate.assess(self.running.total, self.running.n)
+        if self.decided is None:
+            if decision.action != "continue":
+                self.decided = decision.action
+            return decision
+        return replace(decision, action=self.decided)
 
 
 @dataclass(frozen=True)
@@ -214,8 +214,8 @@ class SequentialGate:
     def reject_test(self) -> tuple[tuple[float, float], ...]:
         return _coefficients(self.bar, _down(self.bar))
 
-    def start(self) -> SequentialState:
-        return SequentialState(self)
+    def start(self) -> GateState:
+        return GateState(self)
 
     def assess(self, total: float, n: int) -> Decision:
         """The test applied to a model's ``n`` scores summing to ``total`` (sufficient statistics)."""
@@ -252,17 +252,6 @@ class SequentialGate:
             else:
                 high = mid
         return low
-
-
-@dataclass
-class SequentialState:
-    gate: SequentialGate
-    running: _Running = field(default_factory=_Running)
-    decided: Action | None = None
-
-    def update(self, score: float) -> Decision:
-        self.running.add(score)
-        return _sticky(self, self.gate.assess(self.running.total, self.running.n))
 
 
 @dataclass(frozen=True)
