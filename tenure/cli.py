@@ -387,6 +387,64 @@ def route(
     out.print(f"queued for shadowing by {', '.join(routed.queued_for)} (run {routed.run_id})")
 
 
+def _override(action: str, model: str, task_type: str) -> None:
+    from tenure.control.promotions import Event, record
+    from tenure.control.tasks import TaskError, get_type
+    from tenure.models import parse_model_id
+    from tenure.store import ScoreLog
+
+    env, _ = _load()
+    try:
+        get_type(task_type)
+        parse_model_id(model)
+    except (TaskError, ValueError) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    user = os.environ.get("USER") or "unknown"
+    event = Event(task_type, model, action, f"user:{user}", f"manual {action} by {user}", {})
+    record(ScoreLog(env.home.expanduser() / "store"), [event])
+    out.print(f"{action}d {model} for {task_type} (recorded as an event by user:{user})")
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="The model id, e.g. ollama:qwen2.5:latest.")],
+    task_type: Annotated[str, typer.Argument(metavar="TYPE", help="The task type it should answer.")],
+) -> None:
+    """Promote MODEL for TYPE by hand (recorded as an event with you as the reason)."""
+    _override("promote", model, task_type)
+
+
+@app.command()
+def demote(
+    model: Annotated[str, typer.Argument(help="The promoted model id.")],
+    task_type: Annotated[str, typer.Argument(metavar="TYPE", help="The task type.")],
+) -> None:
+    """Demote MODEL for TYPE by hand: the ground truth answers the type again."""
+    _override("demote", model, task_type)
+
+
+@app.command()
+def promotions(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event.")] = False,
+) -> None:
+    """Every promote / demote / reject event, oldest first, with who decided and on what evidence."""
+    from tenure.store import ScoreLog
+
+    env, _ = _load()
+    columns, rows = ScoreLog(env.home.expanduser() / "store").query(
+        "SELECT ts, task_type, model, action, actor, reason, evidence FROM events ORDER BY ts"
+    )
+    if json_out:
+        for row in rows:
+            out.print_json(json.dumps(dict(zip(columns, row, strict=True)), default=str))
+        return
+    table = Table("when", "type", "model", "action", "by", "why", title="promotions")
+    for ts, task_type, model, action, actor, reason, _evidence in rows:
+        table.add_row(f"{ts:%Y-%m-%d %H:%M}", task_type, model, action, actor, reason)
+    out.print(table if rows else "no promotion events yet")
+
+
 @app.command()
 def scores(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,

@@ -46,11 +46,19 @@ def test_prefect_yaml_deploys_every_flow_entrypoint():
         assert flow_obj.name == deployment["name"]
         assert deployment["work_pool"]["name"] == "tenure-local"
     names = {d["name"] for d in spec["deployments"]}
-    assert names == {"ask", "shadow_pending", "shadow_eval", "aggregate_confidence", "compact_store"}
+    assert names == {
+        "ask",
+        "shadow_pending",
+        "shadow_eval",
+        "aggregate_confidence",
+        "promotion_check",
+        "compact_store",
+    }
     scheduled = {d["name"]: d["schedules"][0] for d in spec["deployments"] if "schedules" in d}
     assert scheduled == {
         "shadow_pending": {"interval": 300},
         "aggregate_confidence": {"cron": "5 * * * *"},
+        "promotion_check": {"cron": "10 * * * *"},
         "compact_store": {"cron": "30 3 * * *"},
     }
 

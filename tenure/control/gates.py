@@ -168,7 +168,7 @@ class FixedGate:
 class GateState:
     """One model × task type under a gate: add each judged score, read the decision."""
 
-    gate: FixedGate | SequentialGate
+    gate: FixedGate | SequentialGate | DriftDetector
     running: _Running = field(default_factory=_Running)
     decided: Action | None = None
 
@@ -269,23 +269,16 @@ class DriftDetector:
     def demote_test(self) -> tuple[tuple[float, float], ...]:
         return _coefficients(self.bar, _down(self.bar))
 
-    def start(self) -> DriftState:
-        return DriftState(self)
+    def assess(self, total: float, n: int) -> Decision:
+        """The test applied to ``n`` canary scores summing to ``total`` since promotion."""
+        demote = n > 0 and _log_mixture(total, n, self.demote_test) >= math.log(1 / self.error)
+        mean = total / n if n else 0.0
+        return Decision(
+            "demote" if demote else "continue", n, mean, "drift", {"bar": self.bar, "error": self.error}
+        )
 
-
-@dataclass
-class DriftState:
-    detector: DriftDetector
-    running: _Running = field(default_factory=_Running)
-    decided: Action | None = None
-
-    def update(self, score: float) -> Decision:
-        self.running.add(score)
-        d, n, total = self.detector, self.running.n, self.running.total
-        if self.decided is None and _log_mixture(total, n, d.demote_test) >= math.log(1 / d.error):
-            self.decided = "demote"
-        params = {"bar": d.bar, "error": d.error}
-        return Decision(self.decided or "continue", n, self.running.mean, "drift", params)
+    def start(self) -> GateState:
+        return GateState(self)
 
 
 def make_gate(policy: str = "sequential", **params: Any) -> FixedGate | SequentialGate:

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tenure.control.promotions import current_state
 from tenure.control.shadow import answer, run_row
 from tenure.control.tasks import Task
 from tenure.store import ScoreLog
@@ -56,11 +57,13 @@ async def route_task(
     """
     settings = config.task_types[task.type]  # type: ignore[index]
     log = log or ScoreLog(home / "store")
-    if settings.promoted:
-        got = await answer(task, settings.promoted, config, home)
+    state = current_state(log, config)
+    promoted = state.promoted.get(task.type)
+    if promoted:
+        got = await answer(task, promoted, config, home)
         if got.error is None and got.result is not None:
             canary = (rng or random).random() < settings.canary_rate
-            row = run_row(task, "canary" if canary else "promoted", "live", settings.promoted, got)
+            row = run_row(task, "canary" if canary else "promoted", "live", promoted, got)
             log.append("runs", [row])
             queued = [f"ground truth ({settings.ground_truth}) as canary"] if canary else []
             return Routed(got.output, got.result.served_by, row["run_id"], got.result, queued)
@@ -69,4 +72,5 @@ async def route_task(
         raise RoutingFailed(got.error or "no answer")
     row = run_row(task, "ground_truth", "live", settings.ground_truth, got)
     log.append("runs", [row])
-    return Routed(got.output, got.result.served_by, row["run_id"], got.result, list(settings.candidates))
+    queued = [c for c in settings.candidates if (task.type, c) not in state.rejected]
+    return Routed(got.output, got.result.served_by, row["run_id"], got.result, queued)

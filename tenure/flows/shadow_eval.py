@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tenure.config import Env, load_config
+from tenure.control.promotions import current_state
 from tenure.control.shadow import has_instruction_model
 from tenure.control.tasks import Task, get_type
 from tenure.store import new_id
@@ -64,7 +65,10 @@ async def shadow_eval(
     get_type(task_type)
     config = load_config()
     home = Env().home.expanduser()
-    chosen = candidates or config.task_types[task_type].candidates
+    rejected = current_state(score_log(), config).rejected
+    chosen = candidates or [
+        c for c in config.task_types[task_type].candidates if (task_type, c) not in rejected
+    ]
     use_llm = has_instruction_model(config, home)
     logger = get_run_logger()
     summary: dict[str, dict[str, float]] = {}
@@ -156,8 +160,10 @@ async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, d
     for task_type, settings in config.task_types.items():
         if log.pending_canaries(task_type, 1):
             results[f"{task_type}/canary"] = await canary_eval(task_type, limit=limit)
+        rejected = current_state(log, config).rejected
+        active = [c for c in settings.candidates if (task_type, c) not in rejected]
         for _ in range(max_batches):
-            if not any(log.pending_shadows(task_type, c, 1) for c in settings.candidates):
+            if not any(log.pending_shadows(task_type, c, 1) for c in active):
                 break
             for candidate, stats in (await shadow_eval(task_type, limit=limit)).items():
                 total = results.setdefault(task_type, {}).setdefault(candidate, {"scored": 0, "mean": 0.0})

@@ -10,7 +10,7 @@ records in its merged segment's metadata which segments it replaced, and readers
 still on disk, so a compaction killed between writing and deleting never shows a row twice, with no
 per-row de-duplication on the read path.
 
-Layout under ``root``: ``runs/*.parquet``, ``scores/*.parquet``.
+Layout under ``root``: ``runs/*.parquet``, ``scores/*.parquet``, ``events/*.parquet`` (promotions).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 __all__ = ["SCHEMAS", "SCOREBOARD_SQL", "CompactionReport", "ScoreLog", "Table", "new_id"]
 
-Table = Literal["runs", "scores"]
+Table = Literal["runs", "scores", "events"]
 
 _TS = pa.timestamp("us", tz="UTC")
 SCHEMAS: dict[str, pa.Schema] = {
@@ -80,7 +80,19 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
-_ID = {"runs": "run_id", "scores": "score_id"}
+SCHEMAS["events"] = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("ts", _TS),
+        ("task_type", pa.string()),
+        ("model", pa.string()),
+        ("action", pa.string()),  # promote | demote | reject
+        ("actor", pa.string()),  # gate | drift | user:NAME
+        ("reason", pa.string()),
+        ("evidence", pa.string()),  # JSON: n, mean, bound, policy, parameters, judge
+    ]
+)
+_ID = {"runs": "run_id", "scores": "score_id", "events": "event_id"}
 SCOREBOARD_SQL = """
     WITH failures AS (
         SELECT candidate, task_type, count(*) AS judge_failures FROM scores
@@ -176,7 +188,7 @@ class ScoreLog:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
         con = duckdb.connect(":memory:")
-        for table in ("runs", "scores"):
+        for table in ("runs", "scores", "events"):
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
         con.execute(
             """

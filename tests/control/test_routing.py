@@ -12,7 +12,7 @@ from tenure.config import Env, load_config
 from tenure.control.routing import route_task
 from tenure.control.tasks import parse_task
 from tenure.flows.shadow_eval import shadow_pending
-from tenure.store import ScoreLog
+from tenure.store import ScoreLog, new_id
 from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("keys", "prefect_server")]
@@ -245,3 +245,76 @@ async def test_without_a_canary_draw_or_when_the_promoted_model_fails(
     assert rescued.served_by == "anthropic:claude-opus-4-6"  # the ground truth stepped in
     roles = ScoreLog(configured / "store").query("SELECT role FROM runs ORDER BY ts")[1]
     assert roles == [("promoted",), ("ground_truth",)]
+
+
+def evidence(n: int, score: float, source: str) -> list[dict]:
+    return [
+        {"score_id": new_id(), "run_id": new_id(), "gt_run_id": new_id(), "task_id": f"t{i}",
+         "task_type": "classify", "candidate": "ollama:qwen2.5:latest", "judge": "label_match",
+         "judge_kind": "deterministic", "score": score, "passed": score == 1.0, "reason": "", "status": "ok",
+         "source": source}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+async def test_promote_then_canary_then_demote_end_to_end(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    from tenure.control.promotions import on_event
+    from tenure.flows.promotions import promotion_check
+
+    config_path = Env().config_path
+    config_path.write_text(config_path.read_text().replace(
+        '[task_types.classify]\n', '[task_types.classify]\ncanary_rate = 1.0\n'))  # fmt: skip
+    heard = []
+    stop_listening = on_event(heard.append)
+    log = ScoreLog(configured / "store")
+    log.append("scores", evidence(120, 1.0, "golden"))  # strong shadow evidence for the candidate
+
+    [promoted] = promotion_check()
+
+    assert (promoted["action"], promoted["actor"], promoted["model"]) == (
+        "promote",
+        "gate",
+        "ollama:qwen2.5:latest",
+    )
+    assert promoted["evidence"]["policy"] == "sequential" and promoted["evidence"]["bound"] > 0.93
+    task = parse_task(
+        {"id": "e-1", "type": "classify", "input": {"text": "Invoice", "labels": ["billing", "spam"]}}
+    )
+    ollama.push(tool("final_result", {"label": "billing"}))
+    local = await route_task(task, load_config(), configured)
+    assert (local.served_by, local.queued_for) == (
+        "ollama:qwen2.5:latest",
+        ["ground truth (default) as canary"],
+    )
+
+    log.append("scores", evidence(60, 0.0, "canary"))  # the canaries say it collapsed
+    [demoted] = promotion_check()
+
+    assert (demoted["action"], demoted["actor"]) == ("demote", "drift")
+    anthropic_server.push(tool("final_result", {"label": "billing"}))
+    back = await route_task(task, load_config(), configured)
+    assert back.served_by == "anthropic:claude-opus-4-6"
+    assert [e.action for e in heard] == ["promote", "demote"]
+    assert promotion_check() == []  # a demoted model starts over: its old evidence does not re-promote it
+    stop_listening()
+
+
+async def test_a_clearly_worse_candidate_is_rejected_and_no_longer_shadowed(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    from tenure.flows.promotions import promotion_check
+
+    ScoreLog(configured / "store").append("scores", evidence(40, 0.0, "golden"))
+    [rejected] = promotion_check()
+    assert (rejected["action"], rejected["model"]) == ("reject", "ollama:qwen2.5:latest")
+
+    anthropic_server.push(tool("final_result", {"label": "billing"}))
+    task = parse_task(
+        {"id": "r-1", "type": "classify", "input": {"text": "Invoice", "labels": ["billing", "spam"]}}
+    )
+    routed = await route_task(task, load_config(), configured)
+    assert routed.queued_for == []  # nothing left to shadow this type
+    assert await shadow_pending() == {}
+    assert ollama.completion_requests == []
