@@ -446,6 +446,36 @@ def promotions(
 
 
 @app.command()
+def backtest(
+    model: Annotated[str, typer.Option("--model", "-m", help="The candidate, e.g. ollama:llama3.2:3b.")],
+    task_type: Annotated[str, typer.Option("--type", "-t", help="The task type to backtest.")],
+    limit: Annotated[int, typer.Option(min=1, help="At most N archived tasks, newest first.")] = 200,
+) -> None:
+    """Assess a new candidate against the archived ground truth (no new ground-truth calls)."""
+    from tenure.control.tasks import TaskError
+    from tenure.flows.shadow_eval import backtest as backtest_flow
+
+    _load()
+    try:
+        with out.status(f"backtesting {model} on archived {task_type} tasks…"):
+            verdict = asyncio.run(backtest_flow(model, task_type, limit=limit))
+    except (TaskError, ValueError) as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    if not verdict["archived"]:
+        out.print(
+            f"no archived {task_type} ground truth yet: route some tasks first ('tenure route {task_type}')"
+        )
+        return
+    bound = "-" if verdict["bound"] is None else f"{verdict['bound']:.3f}"
+    out.print(
+        f"{model} on {verdict['archived']} archived {task_type} tasks: {verdict['n']} scored by the "
+        f"{verdict['judge_kind']} judge, mean {verdict['mean']:.3f}, bound {bound}, gate says "
+        f"[bold]{verdict['decision']}[/bold]"
+    )
+
+
+@app.command()
 def scores(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
 ) -> None:

@@ -148,3 +148,9 @@ def test_route_refuses_an_unknown_task_type(tmp_path: Path):
     run = tenure("route", "translate", "--input", str(task_file), home=tmp_path / "home")
     assert run.returncode == 2
     assert "unknown task type 'translate'; expected one of classify, extract, format" in run.stderr
+
+
+def test_backtest_with_an_empty_archive_says_what_to_do(tmp_path: Path):
+    run = tenure("backtest", "--model", "ollama:qwen2.5:latest", "--type", "classify", home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    assert "no archived classify ground truth yet: route some tasks first" in run.stdout

@@ -9,13 +9,21 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tenure.config import Env, load_config
+from tenure.control.gates import gate_from_settings
 from tenure.control.promotions import current_state
 from tenure.control.shadow import has_instruction_model
-from tenure.control.tasks import Task, get_type
+from tenure.control.tasks import TASK_TYPES, Task, get_type
 from tenure.store import new_id
 from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
 
-__all__ = ["aggregate_confidence", "canary_eval", "compact_store", "shadow_eval", "shadow_pending"]
+__all__ = [
+    "aggregate_confidence",
+    "backtest",
+    "canary_eval",
+    "compact_store",
+    "shadow_eval",
+    "shadow_pending",
+]
 
 
 def _shadow_run_name() -> str:
@@ -53,14 +61,17 @@ async def shadow_eval(
     candidates: list[str] | None = None,
     source: str = "live",
     limit: int = 100,
-    ground_truth: Literal["reference", "chain"] = "reference",
+    ground_truth: Literal["reference", "chain", "archive"] = "reference",
+    gt_run_ids: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Shadow one batch of ``task_type`` with every candidate, judge each answer, log runs and scores.
 
     With ``tasks`` (golden set, replay) the ground truth is either their references, archived as is
     (``ground_truth="reference"``: no ground-truth calls), or the type's ground-truth chain asked now
-    (``"chain"``). Without ``tasks``, the batch is the oldest live ground-truth runs each candidate has
-    not shadowed yet (at most ``limit``). Returns, per candidate, how many were scored and their mean.
+    (``"chain"``), or archived ground-truth runs whose outputs the tasks carry (``"archive"``, with
+    ``gt_run_ids``: backtests, no new ground-truth calls). Without ``tasks``, the batch is the oldest
+    live ground-truth runs each candidate has not shadowed yet (at most ``limit``). Returns, per
+    candidate, how many were scored and their mean.
     """
     get_type(task_type)
     config = load_config()
@@ -79,6 +90,10 @@ async def shadow_eval(
         answered = [(t, r, o) for t, r, o in zip(tasks, gt_rows, outputs, strict=True) if r["error"] is None]
         tasks = [t.model_copy(update={"reference": o}) for t, _, o in answered]
         gt_ids = [r["run_id"] for _, r, _ in answered]
+    elif tasks is not None and ground_truth == "archive":
+        if gt_run_ids is None or len(gt_run_ids) != len(tasks):
+            raise ValueError("ground_truth='archive' needs one archived ground-truth run id per task")
+        gt_ids = gt_run_ids
     elif tasks is not None:
         gt_rows, gt_ids = _archive_references(tasks, source)
         append_rows("runs", gt_rows)
@@ -173,6 +188,52 @@ async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, d
                 )
                 total["scored"] = n
     return results
+
+
+@flow(name="backtest", flow_run_name="backtest/{task_type}/{model}")
+async def backtest(model: str, task_type: str, limit: int = 200) -> dict[str, Any]:
+    """Run a new candidate over archived ground-truth outputs (no new ground-truth calls), judge it, log
+    the scores as ``source = 'backtest'``, and return the gate's verdict on that evidence."""
+    get_type(task_type)
+    archived = score_log().archived_ground_truth(task_type, limit)
+    tasks = [
+        Task(id=a["task_id"], type=task_type, input=json.loads(a["input"]), reference=json.loads(a["output"]))
+        for a in archived
+    ]
+    if tasks:
+        await shadow_eval(
+            task_type,
+            tasks=tasks,
+            candidates=[model],
+            source="backtest",
+            ground_truth="archive",
+            gt_run_ids=[a["run_id"] for a in archived],
+        )
+    return backtest_verdict(model, task_type, len(tasks))
+
+
+def backtest_verdict(model: str, task_type: str, archived: int) -> dict[str, Any]:
+    """The type's gate applied to the model's backtest scores from the type's primary judge."""
+    config = load_config()
+    kind = "deterministic" if TASK_TYPES[task_type].judge else "llm"
+    heuristic = not has_instruction_model(config, Env().home.expanduser()) and kind == "llm"
+    _, rows = score_log().query(
+        "SELECT count(*), coalesce(sum(score), 0) FROM scores WHERE status = 'ok' AND source = 'backtest' "
+        "AND candidate = ? AND task_type = ? AND judge_kind = ?",
+        [model, task_type, "heuristic" if heuristic else kind],
+    )
+    n, total = rows[0]
+    decision = gate_from_settings(config.task_types[task_type].gate).assess(total, n)  # type: ignore[index]
+    return {
+        "model": model,
+        "task_type": task_type,
+        "archived": archived,
+        "n": n,
+        "mean": decision.mean,
+        "bound": decision.bound,
+        "decision": decision.action,
+        "judge_kind": "heuristic" if heuristic else kind,
+    }
 
 
 @flow(name="aggregate_confidence")

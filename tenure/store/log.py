@@ -265,6 +265,22 @@ class ScoreLog:
             raise ValueError(str(exc).splitlines()[0]) from None
         return [c[0] for c in con.description], rows
 
+    def archived_ground_truth(self, task_type: str, limit: int) -> list[dict[str, Any]]:
+        """The newest answered ground-truth runs of ``task_type`` (the archive backtests run against)."""
+        rows = (
+            self.connect()
+            .execute(
+                """
+                SELECT run_id, task_id, input, output FROM runs
+                WHERE role = 'ground_truth' AND task_type = ? AND error IS NULL AND output IS NOT NULL
+                ORDER BY ts DESC LIMIT ?
+                """,
+                [task_type, limit],
+            )
+            .fetchall()
+        )
+        return [dict(zip(("run_id", "task_id", "input", "output"), r, strict=True)) for r in rows]
+
     def pending_canaries(self, task_type: str, limit: int) -> list[dict[str, Any]]:
         """Canary runs of ``task_type`` not yet scored against the ground truth, oldest first."""
         rows = (

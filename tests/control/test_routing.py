@@ -318,3 +318,33 @@ async def test_a_clearly_worse_candidate_is_rejected_and_no_longer_shadowed(
     assert routed.queued_for == []  # nothing left to shadow this type
     assert await shadow_pending() == {}
     assert ollama.completion_requests == []
+
+
+async def test_backtest_runs_a_new_candidate_over_the_archive_without_ground_truth_calls(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    from tenure.flows.shadow_eval import backtest
+
+    for i in range(3):  # build an archive by routing real tasks through the loopback ground truth
+        anthropic_server.push(tool("final_result", {"label": "billing"}))
+        data = {"text": f"invoice {i}", "labels": ["billing", "spam"]}
+        await route_task(
+            parse_task({"id": f"a-{i}", "type": "classify", "input": data}), load_config(), configured
+        )
+    asked = len(anthropic_server.completion_requests)
+    ollama.push(*[tool("final_result", {"label": "billing"})] * 3)
+
+    verdict = await backtest("ollama:qwen2.5:latest", "classify", limit=10)
+
+    assert len(anthropic_server.completion_requests) == asked  # no new ground-truth calls
+    assert (verdict["archived"], verdict["n"], verdict["mean"], verdict["decision"]) == (
+        3,
+        3,
+        1.0,
+        "continue",
+    )
+    log = ScoreLog(configured / "store")
+    assert log.query("SELECT source, count(*) FROM scores GROUP BY 1")[1] == [("backtest", 3)]
+    assert log.query("SELECT count(*) FROM runs WHERE role = 'ground_truth'")[1] == [
+        (3,)
+    ]  # nothing re-archived
