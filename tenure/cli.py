@@ -278,8 +278,17 @@ def render_scores(home: Path, as_json: bool = False) -> None:
     from tenure.store import ScoreLog
 
     config = load_config()
-    records = ScoreLog(home / "store").scoreboard()
+    log = ScoreLog(home / "store")
+    records = log.scoreboard()
+    paused = {}
+    for task_type, settings in config.task_types.items():
+        spent = log.judge_spend_today(task_type)
+        if settings.judge_budget_usd is not None and spent >= settings.judge_budget_usd:
+            paused[task_type] = (
+                f"paused: judge budget ${spent:.2f} of ${settings.judge_budget_usd:.2f} spent today"
+            )
     for r in records:
+        r["paused"] = paused.get(r["task_type"])
         settings = config.task_types.get(r["task_type"])
         gate = gate_from_settings(settings.gate) if settings else None
         decision = gate.assess(r["mean"] * r["n"], r["n"]) if gate else None
@@ -305,6 +314,8 @@ def render_scores(home: Path, as_json: bool = False) -> None:
             status += f" (~{r['runs_needed']} more)"
         if r["judge_failures"]:
             status += f"; {r['judge_failures']} judge failures"
+        if r["paused"]:
+            status += f"; {r['paused']}"
         bound = "-" if r["bound"] is None else f"{r['bound']:.3f}"
         table.add_row(r["model"], r["task_type"], r["judge"], str(r["n"]), f"{r['mean']:.3f}", bound, status)
     out.print(table if records else "no scores yet: run 'tenure eval --golden' or 'tenure demo'")

@@ -175,6 +175,9 @@ class TaskTypeConfig(_Strict):
     canary_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
     """Share of a promoted model's answers also checked against the ground truth, after the fact."""
     gate: GateConfig = GateConfig()
+    judge_budget_usd: Annotated[float, Field(ge=0)] | None = 2.0
+    """Daily cap on what judging this type may cost (dollars, from the pricing table; UTC days).
+    Shadowing pauses when it is reached and resumes the next day; ``None`` for no cap."""
 
 
 class AgentConfig(_Strict):

@@ -46,6 +46,8 @@ class Verdict:
     score: float
     passed: bool
     reason: str
+    cost_usd: float = 0.0
+    """What producing the verdict cost (LLM judges)."""
 
 
 def _norm(value: Any) -> str:

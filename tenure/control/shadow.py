@@ -127,7 +127,14 @@ async def llm_judge(
     except (CallFailed, ChainUnavailable, UnexpectedModelBehavior) as exc:
         raise JudgeFailure(f"{type(exc).__name__}: {exc}"[:300]) from None
     verdict: LLMVerdict = result.output
-    return Verdict(f"llm:{result.served_by}", "llm", verdict.score, verdict.passed, verdict.reason)
+    return Verdict(
+        f"llm:{result.served_by}",
+        "llm",
+        verdict.score,
+        verdict.passed,
+        verdict.reason,
+        result.cost_usd or 0.0,
+    )
 
 
 def _verdict_spec() -> Any:
@@ -227,6 +234,7 @@ def score_row(
         "reason": str(verdict) if failed else verdict.reason,
         "status": "judge_failed" if failed else "ok",
         "source": source,
+        "cost_usd": 0.0 if failed else verdict.cost_usd,
     }
 
 

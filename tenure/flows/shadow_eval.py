@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -15,6 +15,9 @@ from tenure.control.shadow import has_instruction_model
 from tenure.control.tasks import TASK_TYPES, Task, get_type
 from tenure.store import new_id
 from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
+
+if TYPE_CHECKING:
+    from tenure.config import TenureConfig
 
 __all__ = [
     "aggregate_confidence",
@@ -32,6 +35,15 @@ def _shadow_run_name() -> str:
     task_type = params["task_type"]
     candidates = params.get("candidates") or load_config().task_types[task_type].candidates
     return f"shadow_eval/{task_type}/{','.join(c.removesuffix(':latest') for c in candidates)}"
+
+
+def budget_reached(task_type: str, config: TenureConfig) -> str | None:
+    """Why shadowing ``task_type`` is paused today (its judge budget is spent), or None."""
+    budget = config.task_types[task_type].judge_budget_usd  # type: ignore[index]
+    spent = score_log().judge_spend_today(task_type)
+    if budget is not None and spent >= budget:
+        return f"judge budget for {task_type} reached: ${spent:.2f} of ${budget:.2f} today"
+    return None
 
 
 def _archive_references(tasks: list[Task], source: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -98,6 +110,9 @@ async def shadow_eval(
         gt_rows, gt_ids = _archive_references(tasks, source)
         append_rows("runs", gt_rows)
     for candidate in chosen:
+        if paused := budget_reached(task_type, config):
+            logger.warning("%s: shadowing paused", paused)
+            break
         if tasks is None:
             pending = score_log().pending_shadows(task_type, candidate, limit)
             batch = [
@@ -177,6 +192,8 @@ async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, d
             results[f"{task_type}/canary"] = await canary_eval(task_type, limit=limit)
         rejected = current_state(log, config).rejected
         active = [c for c in settings.candidates if (task_type, c) not in rejected]
+        if budget_reached(task_type, config):
+            continue
         for _ in range(max_batches):
             if not any(log.pending_shadows(task_type, c, 1) for c in active):
                 break

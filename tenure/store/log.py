@@ -77,6 +77,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("reason", pa.string()),
             ("status", pa.string()),  # ok | judge_failed
             ("source", pa.string()),
+            ("cost_usd", pa.float64()),  # what judging this run cost (LLM judges); 0 for the free ones
         ]
     ),
 }
@@ -297,6 +298,15 @@ class ScoreLog:
             .fetchall()
         )
         return [dict(zip(("run_id", "task_id", "model", "input", "output"), r, strict=True)) for r in rows]
+
+    def judge_spend_today(self, task_type: str) -> float:
+        """Dollars spent on judging ``task_type`` since midnight UTC."""
+        _, rows = self.query(
+            "SELECT coalesce(sum(cost_usd), 0) FROM scores "
+            "WHERE task_type = ? AND ts >= current_date::TIMESTAMPTZ",
+            [task_type],
+        )
+        return float(rows[0][0])
 
     def scoreboard(self) -> list[dict[str, Any]]:
         """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""

@@ -348,3 +348,22 @@ async def test_backtest_runs_a_new_candidate_over_the_archive_without_ground_tru
     assert log.query("SELECT count(*) FROM runs WHERE role = 'ground_truth'")[1] == [
         (3,)
     ]  # nothing re-archived
+
+
+async def test_shadowing_pauses_when_the_daily_judge_budget_is_spent(
+    configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
+):
+    log = ScoreLog(configured / "store")
+    spent = [{**row, "cost_usd": 1.25, "judge": "llm:anthropic:claude-opus-4-6", "judge_kind": "llm"}
+             for row in evidence(2, 0.9, "live")]  # fmt: skip
+    log.append("scores", spent)  # $2.50 today against the default $2.00 cap
+    anthropic_server.push(tool("final_result", {"label": "billing"}))
+    task = parse_task(
+        {"id": "j-1", "type": "classify", "input": {"text": "Invoice", "labels": ["billing", "spam"]}}
+    )
+    await route_task(task, load_config(), configured)
+
+    assert await shadow_pending() == {}
+    assert ollama.completion_requests == []  # paused: no candidate call, no judge call
+    assert log.judge_spend_today("classify") == 2.5
+    assert log.pending_shadows("classify", "ollama:qwen2.5:latest", 10)  # still queued for tomorrow
