@@ -353,6 +353,7 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
                 "reason": np.where(failed, "JudgeFailure: no valid verdict", "generated"),
                 "status": np.where(failed, "judge_failed", "ok"),
                 "source": np.full(n, "bench"),
+                "cost_usd": np.where(llm, 0.002, 0.0),
             },
             schema=SCHEMAS["scores"],
         )
