@@ -97,8 +97,8 @@ def current_state(log: ScoreLog, config: TenureConfig) -> State:
     promoted = {t: s.promoted for t, s in config.task_types.items()}
     promoted_at: dict[str, Any] = {}
     rejected: set[tuple[str, str]] = set()
-    _, rows = log.query("SELECT task_type, model, action, ts FROM events ORDER BY ts")
-    for task_type, model, action, ts in rows:
+    for event in log.rows("events"):
+        task_type, model, action, ts = event["task_type"], event["model"], event["action"], event["ts"]
         if action == "promote":
             promoted[task_type], promoted_at[task_type] = model, ts
             rejected.discard((task_type, model))

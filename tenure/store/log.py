@@ -266,6 +266,15 @@ class ScoreLog:
             raise ValueError(str(exc).splitlines()[0]) from None
         return [c[0] for c in con.description], rows
 
+    def rows(self, table: Table) -> list[dict[str, Any]]:
+        """Every row of a small table (events), oldest first, read straight from its segments: no DuckDB
+        connection, so it is cheap enough for the caller's path."""
+        segments = self.live_segments(table)
+        if not segments:
+            return []
+        merged = pa.concat_tables([pq.read_table(p).select(SCHEMAS[table].names) for p in segments])
+        return sorted(merged.to_pylist(), key=lambda row: row["ts"])
+
     def archived_ground_truth(self, task_type: str, limit: int) -> list[dict[str, Any]]:
         """The newest answered ground-truth runs of ``task_type`` (the archive backtests run against)."""
         rows = (
