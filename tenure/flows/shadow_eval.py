@@ -256,10 +256,7 @@ def backtest_verdict(model: str, task_type: str, archived: int) -> dict[str, Any
 @flow(name="aggregate_confidence")
 def aggregate_confidence() -> list[dict[str, Any]]:
     """Confidence per model × task type × judge (n, mean, std, last update), from every score so far."""
-    con = score_log().connect()
-    rows = con.execute("SELECT * FROM confidence ORDER BY task_type, model, judge").fetchall()
-    columns = [c[0] for c in con.description]
-    table = [dict(zip(columns, row, strict=True)) for row in rows]
+    table = score_log().records("SELECT * FROM confidence ORDER BY task_type, model, judge")
     logger = get_run_logger()
     for row in table:
         logger.info("%(model)s %(task_type)s %(judge)s: n=%(n)d mean=%(mean).3f std=%(std).3f", row)

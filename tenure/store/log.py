@@ -235,20 +235,20 @@ class ScoreLog:
 
     def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[dict[str, Any]]:
         """Live ground-truth runs of ``task_type`` that ``candidate`` has not shadowed yet, oldest first."""
-        rows = (
-            self.connect()
-            .execute(
-                """
+        return self.records(
+            """
                 SELECT g.run_id, g.task_id, g.input, g.output FROM runs g
                 WHERE g.role = 'ground_truth' AND g.source = 'live' AND g.task_type = ? AND g.error IS NULL
                   AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.gt_run_id = g.run_id AND c.model = ?)
                 ORDER BY g.ts LIMIT ?
                 """,
-                [task_type, candidate, limit],
-            )
-            .fetchall()
+            [task_type, candidate, limit],
         )
-        return [dict(zip(("run_id", "task_id", "input", "output"), row, strict=True)) for row in rows]
+
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """``query`` as one dict per row."""
+        columns, rows = self.query(sql, params)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one read-only statement against the views; anything but SELECT is refused."""
@@ -277,36 +277,26 @@ class ScoreLog:
 
     def archived_ground_truth(self, task_type: str, limit: int) -> list[dict[str, Any]]:
         """The newest answered ground-truth runs of ``task_type`` (the archive backtests run against)."""
-        rows = (
-            self.connect()
-            .execute(
-                """
+        return self.records(
+            """
                 SELECT run_id, task_id, input, output FROM runs
                 WHERE role = 'ground_truth' AND task_type = ? AND error IS NULL AND output IS NOT NULL
                 ORDER BY ts DESC LIMIT ?
                 """,
-                [task_type, limit],
-            )
-            .fetchall()
+            [task_type, limit],
         )
-        return [dict(zip(("run_id", "task_id", "input", "output"), r, strict=True)) for r in rows]
 
     def pending_canaries(self, task_type: str, limit: int) -> list[dict[str, Any]]:
         """Canary runs of ``task_type`` not yet scored against the ground truth, oldest first."""
-        rows = (
-            self.connect()
-            .execute(
-                """
+        return self.records(
+            """
                 SELECT c.run_id, c.task_id, c.model, c.input, c.output FROM runs c
                 WHERE c.role = 'canary' AND c.task_type = ?
                   AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.run_id = c.run_id)
                 ORDER BY c.ts LIMIT ?
                 """,
-                [task_type, limit],
-            )
-            .fetchall()
+            [task_type, limit],
         )
-        return [dict(zip(("run_id", "task_id", "model", "input", "output"), r, strict=True)) for r in rows]
 
     def judge_spend_today(self, task_type: str) -> float:
         """Dollars spent on judging ``task_type`` since midnight UTC."""
@@ -319,8 +309,7 @@ class ScoreLog:
 
     def scoreboard(self) -> list[dict[str, Any]]:
         """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""
-        columns, rows = self.query(SCOREBOARD_SQL)
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+        return self.records(SCOREBOARD_SQL)
 
     def count(self, table: Table) -> int:
         return self.connect().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
