@@ -170,8 +170,8 @@ class TaskTypeConfig(_Strict):
     """Name of the chain that answers until a local model is promoted."""
     candidates: list[ModelIdStr] = ["ollama:qwen2.5:latest", "local:gemma-3-270m"]
     promoted: ModelIdStr | None = None
-    """A model that serves this type instead of the ground truth (pinned by hand here; the promotion
-    gate of part II sets it from the evidence)."""
+    """A model pinned to serve this type instead of the ground truth; applies until the type has
+    promotion events (which the gate and ``tenure promote``/``demote`` record)."""
     canary_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
     """Share of a promoted model's answers also checked against the ground truth, after the fact."""
     gate: GateConfig = GateConfig()
