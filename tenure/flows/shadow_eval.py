@@ -145,7 +145,7 @@ async def shadow_eval(
 async def canary_eval(task_type: str, limit: int = 100) -> dict[str, dict[str, float]]:
     """Check sampled answers of the promoted model against the ground truth, asked now (after the fact).
 
-    The scores (``source = 'canary'``) are the evidence the drift test of part II watches.
+    The scores (``source = 'canary'``) are what the drift detector in ``promotion_check`` watches.
     """
     get_type(task_type)
     config = load_config()
