@@ -224,7 +224,7 @@ def demo(
 
     out.rule("[bold]tenure demo[/bold] · shadow evaluation of the golden set")
     run_golden(None, limit, ["local:gemma-3-270m"], home, replay=replay)
-    render_scores(home)
+    render_scores(home, config)
     out.print(
         f'score log: {home / "store"}  (try: tenure sql "select task_type, count(*) from scores group by 1")'
     )
@@ -272,17 +272,17 @@ def run_golden(
         asyncio.run(run_all(progress, progress.add_task("shadow evaluation", total=len(tasks))))
 
 
-def render_scores(home: Path, as_json: bool = False) -> None:
+def render_scores(home: Path, config: TenureConfig, as_json: bool = False) -> None:
     """The scoreboard: model × task type × judge with n, mean, std, and the type's gate on that evidence."""
     from tenure.control.gates import gate_from_settings
     from tenure.store import ScoreLog
 
-    config = load_config()
     log = ScoreLog(home / "store")
     records = log.scoreboard()
+    spending = log.judge_spend_today()
     paused = {}
     for task_type, settings in config.task_types.items():
-        spent = log.judge_spend_today(task_type)
+        spent = spending.get(task_type, 0.0)
         if settings.judge_budget_usd is not None and spent >= settings.judge_budget_usd:
             paused[task_type] = (
                 f"paused: judge budget ${spent:.2f} of ${settings.judge_budget_usd:.2f} spent today"
@@ -341,7 +341,7 @@ def eval_(
             "pass exactly one of --golden (the golden set) or --pending (routed tasks not shadowed yet)"
         )
         raise typer.Exit(2)
-    env, _ = _load()
+    env, config = _load()
     try:
         if golden:
             chosen = types.split(",") if types else None
@@ -355,7 +355,7 @@ def eval_(
     except ValueError as exc:
         err.print(Text(str(exc), style="red"))
         raise typer.Exit(2) from None
-    render_scores(env.home.expanduser())
+    render_scores(env.home.expanduser(), config)
 
 
 @app.command()
@@ -491,8 +491,8 @@ def scores(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
 ) -> None:
     """The scoreboard from the score log: model × task type × judge with n, mean, std and status."""
-    env, _ = _load()
-    render_scores(env.home.expanduser(), as_json=json_out)
+    env, config = _load()
+    render_scores(env.home.expanduser(), config, as_json=json_out)
 
 
 @app.command()

@@ -40,7 +40,7 @@ def _shadow_run_name() -> str:
 def budget_reached(task_type: str, config: TenureConfig) -> str | None:
     """Why shadowing ``task_type`` is paused today (its judge budget is spent), or None."""
     budget = config.task_types[task_type].judge_budget_usd  # type: ignore[index]
-    spent = score_log().judge_spend_today(task_type)
+    spent = score_log().judge_spend_today().get(task_type, 0.0)
     if budget is not None and spent >= budget:
         return f"judge budget for {task_type} reached: ${spent:.2f} of ${budget:.2f} today"
     return None

@@ -298,14 +298,13 @@ class ScoreLog:
             [task_type, limit],
         )
 
-    def judge_spend_today(self, task_type: str) -> float:
-        """Dollars spent on judging ``task_type`` since midnight UTC."""
+    def judge_spend_today(self) -> dict[str, float]:
+        """Dollars spent on judging since midnight UTC, per task type (types with no spend are absent)."""
         _, rows = self.query(
-            "SELECT coalesce(sum(cost_usd), 0) FROM scores "
-            "WHERE task_type = ? AND ts >= current_date::TIMESTAMPTZ",
-            [task_type],
+            "SELECT task_type, sum(cost_usd) FROM scores WHERE ts >= current_date::TIMESTAMPTZ "
+            "AND cost_usd IS NOT NULL GROUP BY task_type"
         )
-        return float(rows[0][0])
+        return {task_type: float(spent) for task_type, spent in rows}
 
     def scoreboard(self) -> list[dict[str, Any]]:
         """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""

@@ -365,5 +365,5 @@ async def test_shadowing_pauses_when_the_daily_judge_budget_is_spent(
 
     assert await shadow_pending() == {}
     assert ollama.completion_requests == []  # paused: no candidate call, no judge call
-    assert log.judge_spend_today("classify") == 2.5
+    assert log.judge_spend_today() == {"classify": 2.5}
     assert log.pending_shadows("classify", "ollama:qwen2.5:latest", 10)  # still queued for tomorrow
