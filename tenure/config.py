@@ -36,6 +36,7 @@ __all__ = [
     "ProviderConfig",
     "RetryPolicy",
     "TenureConfig",
+    "VaultConfig",
     "load_config",
     "parse_config",
 ]
@@ -188,6 +189,33 @@ class AgentConfig(_Strict):
     emoji: str = ""
 
 
+class VaultConfig(_Strict):
+    """The markdown notes vault the agents search, and how it is cut into chunks."""
+
+    path: Path | None = None
+    """The vault folder; ``tenure vault index PATH`` overrides it, the nightly ``vault_embed`` uses it."""
+    ignore: list[str] = []
+    """Globs (relative to the vault) to skip, on top of ``.obsidian/``, ``.trash/`` and other dot folders."""
+    chunk_chars: Annotated[int, Field(ge=200, le=4000)] = 800
+    """Upper bound on a chunk's text; the embedder reads about 256 word pieces, roughly 1,000 characters."""
+    chunk_overlap: Annotated[int, Field(ge=0, le=1000)] = 100
+    """Characters a chunk repeats from the end of the one before it in the same section."""
+    max_note_bytes: Annotated[int, Field(ge=1000)] = 2_000_000
+    """Longer notes are truncated to this size, with a warning naming the file."""
+    batch_chunks: Annotated[int, Field(ge=1)] = 256
+    """Chunks embedded and written per batch (one Prefect task each)."""
+    ann_min_chunks: Annotated[int, Field(ge=1000)] = 50_000
+    """From this many chunks on, vectors get an approximate (IVF-HNSW) index; below it search is exact."""
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> VaultConfig:
+        if self.chunk_overlap >= self.chunk_chars // 2:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be below half of chunk_chars ({self.chunk_chars})"
+            )
+        return self
+
+
 class TenureConfig(_Strict):
     """The whole of ``tenure.toml``."""
 
@@ -202,6 +230,7 @@ class TenureConfig(_Strict):
     retry: RetryPolicy = RetryPolicy()
     task_types: dict[TaskType, TaskTypeConfig] = {name: TaskTypeConfig() for name in TASK_TYPES}
     agents: dict[str, AgentConfig] = {}
+    vault: VaultConfig = VaultConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 

