@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import sys
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +20,9 @@ from rich.text import Text
 from tenure.config import ConfigError, Env, TenureConfig, load_config
 from tenure.models import CallFailed, CallResult, ChainUnavailable, call
 from tenure.models.local import few_shot_prompt
+
+if TYPE_CHECKING:
+    from tenure.store.vault import VaultStore
 
 # Prefect's own chatter (temporary server, telemetry, per-task INFO lines) would bury the CLI's output;
 # deployed runs on a worker keep their normal logging.
@@ -517,6 +522,198 @@ def sql(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
+
+
+vault_app = typer.Typer(help="The notes vault: index it, search it, see its state.", no_args_is_help=True)
+app.add_typer(vault_app, name="vault")
+
+
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    keyword = "keyword"
+
+
+def _vault_store(env: Env, index: Path | None = None) -> VaultStore:
+    from tenure.store.vault import VaultStore
+
+    return VaultStore(index) if index else VaultStore.for_home(env.home)
+
+
+def render_index_report(report: dict, console: Console = out) -> None:
+    """The change report of one ``vault_embed`` pass: notes and chunks by what happened to them."""
+    table = Table("", "new", "updated", "unchanged", "removed", "skipped", "embedded", box=None)
+    table.add_row(
+        "notes",
+        *(str(report[f"notes_{k}"]) for k in ("new", "updated", "unchanged", "removed", "skipped")),
+        "",
+    )
+    table.add_row(
+        "chunks",
+        *(str(report[f"chunks_{k}"]) for k in ("new", "updated", "unchanged", "removed")),
+        "",
+        str(report["chunks_embedded"]),
+    )
+    console.print(table)
+    for warning in report["warnings"]:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+
+
+def index_vault(env: Env, root: Path, *, full: bool = False, index: Path | None = None) -> dict:
+    """Run ``vault_embed`` in-process with a progress bar; exits with a clear message on a busy index."""
+    from tenure.flows.vault_embed import vault_embed
+    from tenure.store.vault import IndexBusy
+
+    if not root.is_dir():
+        err.print(Text(f"vault folder {root} does not exist; pass a folder of .md notes", style="red"))
+        raise typer.Exit(2)
+    columns = (
+        SpinnerColumn(),
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "notes · {task.fields[embedded]} chunks embedded",
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out, transient=True) as progress:
+        bar = progress.add_task(f"indexing {root}", total=None, embedded=0)
+
+        def advance(done: int, total: int, report) -> None:
+            progress.update(bar, completed=done, total=total, embedded=report.chunks_embedded)
+
+        try:
+            report = vault_embed(str(root), full=full, index=str(index) if index else None, progress=advance)
+        except IndexBusy as exc:
+            err.print(Text(str(exc), style="red"))
+            raise typer.Exit(1) from None
+    return report
+
+
+@vault_app.command("index")
+def vault_index(
+    path: Annotated[
+        Path | None, typer.Argument(help="The vault folder; defaults to vault.path from tenure.toml.")
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Forget the index and embed every note again (after changing chunking)."),
+    ] = False,
+) -> None:
+    """Index the notes that changed since the last run (new, edited, deleted) and print what changed."""
+    env, config = _load()
+    root = path or config.vault.path
+    if root is None:
+        err.print(
+            "[red]no vault given[/red]: pass one (tenure vault index PATH) or set vault.path in tenure.toml"
+        )
+        raise typer.Exit(2)
+    report = index_vault(env, root.expanduser(), full=full)
+    render_index_report(report)
+    out.print(f"index: {_vault_store(env).root}")
+
+
+def render_hits(hits: list, as_json: bool) -> None:
+    if as_json:
+        for hit in hits:
+            sys.stdout.write(json.dumps(hit.as_json(), ensure_ascii=False) + "\n")
+        return
+    if not hits:
+        out.print("no matching notes")
+    for n, hit in enumerate(hits, 1):
+        where = " › ".join((hit.path, *hit.headings[-2:]))
+        line = Text(f"{n}. ", style="bold") + Text(where, style="bold cyan")
+        line += Text(f"  {hit.score:.4g}" + (f"  {hit.date}" if hit.date else ""), style="dim")
+        if hit.stale:
+            line += Text("  changed since indexed", style="yellow")
+        out.print(line)
+        out.print(Text(f"   {hit.snippet}"))
+
+
+@vault_app.command("search")
+def vault_search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in plain words or exact names.")],
+    mode: Annotated[
+        SearchMode, typer.Option(help="hybrid: keywords and meaning fused; vector: meaning; keyword: BM25.")
+    ] = SearchMode.hybrid,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many notes to return.")] = 5,
+    folder: Annotated[
+        list[str] | None, typer.Option("--folder", help="Only notes in this top-level folder (repeatable).")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only notes dated on or after this day.")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only notes dated on or before this day.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only notes with this tag (repeatable).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per hit, for scripts.")] = False,
+) -> None:
+    """Search the vault index; a hit marked [yellow]changed since indexed[/yellow] should be re-read."""
+    from tenure.memory.search import search
+
+    env, _ = _load()
+    store = _vault_store(env)
+    if not store.exists():
+        err.print(f"[red]no vault index at {store.root}[/red]: run tenure vault index PATH first")
+        raise typer.Exit(1)
+    hits = search(
+        store,
+        query,
+        k,
+        mode=mode.value,
+        folders=tuple(folder or ()),
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        tags=tuple(tag or ()),
+    )
+    render_hits(hits, json_out)
+
+
+@vault_app.command("status")
+def vault_status() -> None:
+    """Notes and chunks in the index, the last run, and files changed on disk since then."""
+    from tenure.memory.index import plan
+
+    env, config = _load()
+    store = _vault_store(env)
+    last = store.last_run() if store.exists() else None
+    if last is None:
+        out.print(f"no vault index at {store.root} yet: run tenure vault index PATH")
+        raise typer.Exit(1)
+    states = store.note_states()
+    skipped = sorted(p for p, s in states.items() if s["status"] == "skipped")
+    out.print(f"index    {store.root}")
+    out.print(f"vault    {last['vault']}")
+    out.print(f"notes    {len(states) - len(skipped)} indexed, {len(skipped)} skipped")
+    out.print(f"chunks   {store.count_chunks()}")
+    counts = ", ".join(f"{last[f'notes_{k}']} {k}" for k in ("new", "updated", "removed"))
+    out.print(
+        f"last run {last['finished_at']:%Y-%m-%d %H:%M:%S} UTC, {last['seconds']:.1f} s"
+        + (" (full)" if last["full"] else "")
+        + f": notes {counts}; {last['chunks_embedded']} chunks embedded"
+    )
+    vault = Path(last["vault"])
+    if not vault.is_dir():
+        out.print(f"[yellow]the vault folder {vault} is gone[/yellow]")
+        return
+    pending = plan(vault, store, config.vault)
+    new = [f.path for f in pending.todo if f.path not in pending.known]
+    changed = [f.path for f in pending.todo if f.path in pending.known]
+    out.print(
+        f"stale    {len(changed)} changed, {len(new)} new, {len(pending.deleted)} deleted since the last run"
+    )
+    for label, paths in (
+        ("changed", changed),
+        ("new", new),
+        ("deleted", pending.deleted),
+        ("skipped", skipped),
+    ):
+        for p in paths[:10]:
+            out.print(f"  [dim]{label}[/dim] {p}", highlight=False)
+        if len(paths) > 10:
+            out.print(f"  [dim]… and {len(paths) - 10} more {label}[/dim]")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""``vault_embed``: one incremental pass over the vault, nightly from ``prefect.yaml`` or on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from tenure.config import Env, load_config
+from tenure.memory.index import Report, batches
+from tenure.store.vault import VaultStore
+from tenure.tasks.memory import finish_pass, index_files, plan_pass
+
+__all__ = ["vault_embed"]
+
+Progress = Callable[[int, int, Report], None]
+"""Called after each batch with (notes done, notes to do, report so far): the CLI's progress bar."""
+
+
+@flow(name="vault_embed")
+def vault_embed(
+    vault: str | None = None, full: bool = False, index: str | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Index what changed in ``vault`` (default: ``vault.path`` from the config); ``full`` rebuilds.
+
+    ``index`` is the index directory (default ``$TENURE_HOME/vault_index``; the demo keeps its own).
+
+    Returns the change report: notes and chunks new / updated / unchanged / removed, chunks
+    embedded, notes skipped, and every warning (each names its file).
+    """
+    config = load_config()
+    if vault is None and config.vault.path is None:
+        raise ValueError(
+            "no vault to index: pass one (tenure vault index PATH) or set vault.path in tenure.toml"
+        )
+    root = Path(vault or config.vault.path).expanduser()  # type: ignore[arg-type]
+    store = VaultStore(Path(index)) if index else VaultStore.for_home(Env().home)
+    logger = get_run_logger()
+    started = dt.datetime.now(dt.UTC)
+    with store.writer():
+        todo = plan_pass(root, store, config.vault, full)
+        report = Report(notes_unchanged=todo.unchanged)
+        groups = batches(todo.todo, config.vault)
+        logger.info(
+            "%s: %d notes to read in %d batches, %d unchanged",
+            root,
+            len(todo.todo),
+            len(groups),
+            todo.unchanged,
+        )
+        done = 0
+        for number, files in enumerate(groups, 1):
+            report += index_files(number, todo.root, files, todo.known, store, config.vault)
+            done += len(files)
+            if progress:
+                progress(done, len(todo.todo), report)
+        report = finish_pass(todo, report, store, config.vault, full, started)
+    for warning in report.warnings:
+        logger.warning(warning)
+    logger.info("vault_embed: %s", report.counts())
+    return {"vault": str(root), **report.counts(), "warnings": report.warnings}
