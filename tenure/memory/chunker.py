@@ -157,8 +157,10 @@ def _pack(blocks: list[_Block], max_chars: int, overlap: int) -> list[str]:
 def chunk_text(title: str, body: str, *, max_chars: int = 800, overlap: int = 100) -> list[Chunk]:
     """The chunks of one note, in reading order."""
     chunks: list[Chunk] = []
+    ranks: dict[tuple[str, ...], int] = {}  # two sections with the same heading path share one count
     for headings, blocks in _sections(body):
         prefix = "\n".join([title, " > ".join(headings)] if headings else [title])
-        texts = _pack(blocks, max_chars, overlap)
-        chunks += [Chunk(headings, rank, text, f"{prefix}\n\n{text}") for rank, text in enumerate(texts)]
+        for text in _pack(blocks, max_chars, overlap):
+            rank = ranks[headings] = ranks.get(headings, -1) + 1
+            chunks.append(Chunk(headings, rank, text, f"{prefix}\n\n{text}"))
     return chunks

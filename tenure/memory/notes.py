@@ -73,7 +73,7 @@ def _ignored(rel: str, patterns: Iterable[str]) -> bool:
 
 
 def scan(root: Path, ignore: Iterable[str] = ()) -> Iterator[FileState]:
-    """Every ``.md`` file under ``root`` in sorted order, minus dot folders and ``ignore`` globs."""
+    """Every ``.md`` file under ``root`` (folder by folder), minus dot folders and ``ignore`` globs."""
     patterns = list(ignore)
     for folder, dirs, files in os.walk(root):
         base = Path(folder).relative_to(root).as_posix()

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, IvfHnswSq
+from lancedb.index import FTS, BTree, IvfHnswSq
 from lancedb.rerankers import RRFReranker
 
 from tenure.memory.embed import DIM
@@ -219,7 +219,7 @@ class VaultStore:
         rows = (
             chunks.search().where(_in("content_hash", wanted)).select(["content_hash", "vector"]).limit(None)
         ).to_arrow()
-        vectors = rows["vector"].combine_chunks().flatten().to_numpy().reshape(len(rows), -1)
+        vectors = rows["vector"].combine_chunks().flatten().to_numpy().reshape(len(rows), DIM)
         return dict(zip(rows["content_hash"].to_pylist(), vectors, strict=True))
 
     # -- writing -------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class VaultStore:
         if "content" not in indexed:
             chunks.create_index("content", config=FTS(), replace=True)
         if "content_hash" not in indexed:
-            chunks.create_scalar_index("content_hash")
+            chunks.create_index("content_hash", config=BTree())
         if "vector" not in indexed and chunks.count_rows() >= ann_min_chunks:
             chunks.create_index("vector", config=IvfHnswSq(distance_type="cosine"))
         chunks.optimize(cleanup_older_than=dt.timedelta(days=1))
