@@ -53,6 +53,7 @@ def test_prefect_yaml_deploys_every_flow_entrypoint():
         "aggregate_confidence",
         "promotion_check",
         "compact_store",
+        "vault_embed",
     }
     scheduled = {d["name"]: d["schedules"][0] for d in spec["deployments"] if "schedules" in d}
     assert scheduled == {
@@ -60,6 +61,7 @@ def test_prefect_yaml_deploys_every_flow_entrypoint():
         "aggregate_confidence": {"cron": "5 * * * *"},
         "promotion_check": {"cron": "10 * * * *"},
         "compact_store": {"cron": "30 3 * * *"},
+        "vault_embed": {"cron": "15 2 * * *"},
     }
 
 

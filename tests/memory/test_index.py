@@ -304,3 +304,39 @@ def test_hits_are_distinct_notes_with_headings_snippets_and_scores(sample_index:
 def test_bad_search_arguments_say_what_is_wrong(sample_index: VaultStore, query, k, mode, message):
     with pytest.raises(ValueError, match=message):
         search(sample_index, query, k, mode=mode)
+
+
+async def test_a_pass_is_one_flow_run_with_one_task_run_per_batch_not_per_note(
+    tmp_path: Path, vault: Path, store: VaultStore, monkeypatch
+):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from tenure.flows.vault_embed import vault_embed
+
+    config = tmp_path / "tenure.toml"
+    config.write_text("[vault]\nbatch_chunks = 2\n")  # small notes count as one chunk each: 2 batches
+    monkeypatch.setenv("TENURE_CONFIG", str(config))
+    seen: list[tuple[int, int]] = []
+    state = vault_embed(
+        str(vault),
+        index=str(store.root),
+        progress=lambda done, total, _: seen.append((done, total)),
+        return_state=True,
+    )
+    assert (await state.result())["chunks_new"] == 12
+    assert seen == [(2, 4), (4, 4)]
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(state.state_details.flow_run_id)
+        tasks = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+        )
+    assert flow_run.flow_id and flow_run.parameters["vault"] == str(vault)
+    assert sorted(
+        t.name.rsplit("-", 1)[0] if t.name.startswith(("plan", "finish")) else t.name for t in tasks
+    ) == [
+        "finish_vault_pass",
+        "index_batch/1",
+        "index_batch/2",
+        "plan_vault_pass",
+    ]
