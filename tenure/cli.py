@@ -234,6 +234,20 @@ def demo(
         f'score log: {home / "store"}  (try: tenure sql "select task_type, count(*) from scores group by 1")'
     )
 
+    out.rule("[bold]tenure demo[/bold] · semantic memory over the sample vault")
+    from tenure.memory.search import search
+
+    index = home / "demo" / "vault_index"  # never the user's own index
+    render_index_report(index_vault(env, SAMPLE_VAULT, index=index))
+    for query in DEMO_QUERIES:
+        out.print(f"\n[bold]tenure vault search[/bold] {query!r}")
+        render_hits(search(_vault_store(env, index), query, 3), as_json=False)
+    out.print('\nyour own vault: tenure vault index PATH, then tenure vault search "…"')
+
+
+SAMPLE_VAULT = Path(__file__).resolve().parents[1] / "data" / "vault"
+DEMO_QUERIES = ("why did I move the home server to Proxmox?", "Sofia Márquez")
+
 
 def run_golden(
     types: list[str] | None, limit: int | None, candidates: list[str] | None, home: Path, replay: bool = False

@@ -88,6 +88,13 @@ def test_demo_runs_the_chain_then_scores_every_task_type_for_the_embedded_model(
     scores = tenure("scores", home=home)
     assert scores.returncode == 0 and "label_match" in scores.stdout and "heuristic:minilm" in scores.stdout
 
+    memory = run.stdout.split("semantic memory over the sample vault", 1)[1]
+    assert "notes   100" in memory and "chunks  299" in memory
+    proxmox, sofia = memory.split("tenure vault search")[1:]
+    assert "decisions/2026-06-03-adopt-proxmox-on-nas-01.md" in proxmox
+    assert "1. people/sofia-marquez.md" in sofia
+    assert not (home / "vault_index").exists()  # the demo keeps its own index
+
 
 def test_sql_refuses_writes(model_home: Path):
     run = tenure("sql", "drop view scores", home=model_home)
@@ -154,3 +161,59 @@ def test_backtest_with_an_empty_archive_says_what_to_do(tmp_path: Path):
     run = tenure("backtest", "--model", "ollama:qwen2.5:latest", "--type", "classify", home=tmp_path / "home")
     assert run.returncode == 0, run.stderr
     assert "no archived classify ground truth yet: route some tasks first" in run.stdout
+
+
+SAMPLE = Path(__file__).parents[1] / "data" / "vault"
+
+
+def test_vault_index_search_and_status_on_a_small_vault(tmp_path: Path):
+    vault = tmp_path / "vault"
+    for rel in (
+        "decisions/2026-06-03-adopt-proxmox-on-nas-01.md",
+        "people/dev-patel.md",
+        "projects/home-server.md",
+    ):
+        (vault / rel).parent.mkdir(parents=True, exist_ok=True)
+        (vault / rel).write_text((SAMPLE / rel).read_text())
+    home = tmp_path / "home"
+    run = tenure("vault", "index", str(vault), home=home)
+    assert run.returncode == 0, run.stderr
+    assert "notes   3" in run.stdout and f"index: {home / 'vault_index'}" in run.stdout
+
+    found = tenure("vault", "search", "Proxmox reinstall", "--json", "-k", "2", home=home)
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert len(hits) == 2 and hits[0]["path"] == "decisions/2026-06-03-adopt-proxmox-on-nas-01.md"
+    assert set(hits[0]) == {"path", "title", "headings", "snippet", "score", "date", "tags", "stale", "text"}
+    assert hits[0]["date"] == "2026-06-03" and hits[0]["stale"] is False
+
+    dated = tenure("vault", "search", "Proxmox", "--folder", "people", "--mode", "keyword", home=home)
+    assert (
+        dated.returncode == 0
+        and "1. people/dev-patel.md" in dated.stdout
+        and "decisions/" not in dated.stdout
+    )
+
+    (vault / "people" / "dev-patel.md").write_text("# Dev Patel\n\nMoved to Lisbon.\n")
+    status = tenure("vault", "status", home=home)
+    assert status.returncode == 0, status.stderr
+    assert "notes    3 indexed, 0 skipped" in status.stdout
+    assert "stale    1 changed, 0 new, 0 deleted since the last run" in status.stdout
+    assert "changed people/dev-patel.md" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("vault", "search", "anything"), 1, "no vault index at"),
+        (("vault", "status"), 1, "no vault index at"),
+        (("vault", "index", "/nonexistent/vault"), 2, "vault folder /nonexistent/vault does not exist"),
+        (("vault", "index"), 2, "no vault given: pass one (tenure vault index PATH) or set vault.path"),
+        (("vault", "search", "x", "--since", "2026-13-01"), 2, "'2026-13-01' does not match the formats"),
+        (("vault", "search", "x", "--mode", "fuzzy"), 2, "'fuzzy' is not one of"),
+    ],
+)
+def test_vault_commands_explain_bad_input(tmp_path: Path, args: tuple[str, ...], code: int, message: str):
+    run = tenure(*args, home=tmp_path)
+    assert run.returncode == code
+    assert message in " ".join((run.stdout + run.stderr).replace("│", " ").split())
