@@ -90,7 +90,7 @@ def test_demo_runs_the_chain_then_scores_every_task_type_for_the_embedded_model(
 
     memory = run.stdout.split("semantic memory over the sample vault", 1)[1]
     assert "notes   100" in memory and "chunks  299" in memory
-    proxmox, sofia = memory.split("tenure vault search")[1:]
+    proxmox, sofia = memory.split("tenure vault search '")[1:]
     assert "decisions/2026-06-03-adopt-proxmox-on-nas-01.md" in proxmox
     assert "1. people/sofia-marquez.md" in sofia
     assert not (home / "vault_index").exists()  # the demo keeps its own index

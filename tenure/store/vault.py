@@ -159,7 +159,7 @@ class VaultStore:
         return self.db.create_table(name, schema=schema) if create else None
 
     def exists(self) -> bool:
-        return self.root.exists() and "notes" in self.db.list_tables().tables
+        return self.root.exists() and "runs" in self.db.list_tables().tables
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[None]:
