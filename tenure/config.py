@@ -29,7 +29,11 @@ from tenure.models.ids import parse_model_id
 from tenure.secrets import parse_secret_ref
 
 __all__ = [
+    "DEFAULT_TEAM",
     "TASK_TYPES",
+    "TOOLS",
+    "AgentConfig",
+    "AgentLimits",
     "ConfigError",
     "Env",
     "GateConfig",
@@ -181,12 +185,42 @@ class TaskTypeConfig(_Strict):
     Shadowing pauses when it is reached and resumes the next day; ``None`` for no cap."""
 
 
-class AgentConfig(_Strict):
-    """One member of the team (personas and limits arrive with the agents issue)."""
+ToolName = Literal["vault_search", "memory_read", "memory_append", "dispatch", "route_task"]
+TOOLS: tuple[str, ...] = get_args(ToolName)
+AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
-    chain: str = "default"
+
+class AgentLimits(_Strict):
+    """What one turn may spend; a turn that reaches a limit stops with a message saying which."""
+
+    max_requests: Annotated[int, Field(ge=1)] = 12
+    """Model requests in one turn (each tool round trip is one)."""
+    max_tool_calls: Annotated[int, Field(ge=0)] = 16
+    max_tokens: Annotated[int, Field(ge=100)] = 100_000
+    """Input plus output tokens over all of the turn's requests."""
+    max_usd: Annotated[float, Field(gt=0)] = 1.0
+    """Dollars (from the pricing table) over all of the turn's requests, dispatched turns excluded."""
+
+
+class AgentConfig(_Strict):
+    """One member of the team: persona files live in its workspace, the rest is here."""
+
+    chain: str = "specialist"
     role: str = ""
     emoji: str = ""
+    tools: list[ToolName] = ["vault_search", "memory_read", "memory_append", "route_task"]
+    limits: AgentLimits = AgentLimits()
+
+
+DEFAULT_TEAM: dict[str, AgentConfig] = {
+    "loki": AgentConfig(
+        chain="default", role="orchestration, complex reasoning and memory", emoji="🐱", tools=list(TOOLS)
+    ),
+    "archie": AgentConfig(role="data analysis, statistics and evaluation", emoji="📊"),
+    "sara": AgentConfig(role="writing: posts, course material, edits", emoji="✍️"),
+    "kit": AgentConfig(role="engineering: code and infrastructure", emoji="🔧"),
+    "liv": AgentConfig(role="research and inbox triage", emoji="🔍"),
+}
 
 
 class VaultConfig(_Strict):
@@ -229,7 +263,11 @@ class TenureConfig(_Strict):
     }
     retry: RetryPolicy = RetryPolicy()
     task_types: dict[TaskType, TaskTypeConfig] = {name: TaskTypeConfig() for name in TASK_TYPES}
-    agents: dict[str, AgentConfig] = {}
+    agents: dict[AgentName, AgentConfig] = DEFAULT_TEAM
+    main_agent: str = "loki"
+    """The agent whose workspace holds the shared items, and who answers ``tenure ask`` by default."""
+    max_dispatch_depth: Annotated[int, Field(ge=0, le=5)] = 2
+    """How deep dispatches may nest (Loki → Kit is depth 1); 0 turns dispatching off."""
     vault: VaultConfig = VaultConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
@@ -245,6 +283,10 @@ class TenureConfig(_Strict):
             for name, a in self.agents.items()
             if a.chain not in self.chains
         ]
+        if self.main_agent not in self.agents:
+            raise ValueError(
+                f"main_agent: no agent named '{self.main_agent}'; expected one of {', '.join(self.agents)}"
+            )
         if problems:
             known = ", ".join(sorted(self.chains))
             raise ValueError(
@@ -255,14 +297,23 @@ class TenureConfig(_Strict):
             )
         return self
 
-    @field_validator("chains", "task_types", mode="before")
+    @field_validator("chains", "task_types", "agents", mode="before")
     @classmethod
     def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
-        """Chains and task types given in the file add to (or replace one by one) the shipped ones."""
-        default = cls.model_fields[info.field_name].default
+        """Chains and task types in the file add to (or replace one by one) the shipped ones; an agent in
+        the file changes only the keys it names (``[agents.kit] chain = "local"`` keeps Kit's role)."""
+        default = {
+            k: v.model_dump() if isinstance(v, BaseModel) else v
+            for k, v in cls.model_fields[info.field_name].default.items()
+        }
         if not isinstance(value, dict):
             return value
-        return {**{k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in default.items()}, **value}
+        if info.field_name == "agents":
+            return {
+                **default,
+                **{k: {**default.get(k, {}), **v} if isinstance(v, dict) else v for k, v in value.items()},
+            }
+        return {**default, **value}
 
     def chain(self, name: str) -> list[str]:
         """The model ids of a named chain."""
@@ -348,6 +399,8 @@ def _describe(err: Any) -> str:
         return f"{where}: {message}" if where else message
     if kind == "literal_error" and "[key]" in loc:
         return f"{where}: unknown task type; expected one of {', '.join(TASK_TYPES)}"
+    if kind == "string_pattern_mismatch" and loc[:1] == ("agents",):
+        return f"{where}: not an agent name; expected lower-case letters, digits, '-' or '_', at most 32"
     if kind == "string_pattern_mismatch" and loc[:1] == ("chains",):
         return (
             f"{where}: not a chain name; expected letters, digits, '-' or '_' (model ids go inside the list)"
