@@ -76,14 +76,15 @@ async def call(
                 )
                 output = run.output
         except (ModelAPIError, FallbackExceptionGroup) as exc:
-            result = _result(chain.name, chain.skipped, attempts, config, started, output=None)
+            result = call_record(chain.name, chain.skipped, attempts, config, started, output=None)
             raise CallFailed(_failure_message(chain.name, exc, result), result) from None
-    return _result(chain.name, chain.skipped, attempts, config, started, output=output)
+    return call_record(chain.name, chain.skipped, attempts, config, started, output=output)
 
 
-def _result(
+def call_record(
     requested: str, skipped: list, attempts: list[Attempt], config: TenureConfig, started: float, output: Any
 ) -> CallResult:
+    """The record of the attempts made since ``started``: who served, tokens, cost from the pricing table."""
     pricing = load_pricing(config.pricing_file or DEFAULT_PRICING)
     served = [a for a in attempts if a.outcome == "ok"]
     costs = [pricing.cost(a.model, a.input_tokens, a.output_tokens) for a in served]

@@ -26,6 +26,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.exceptions import (
@@ -46,6 +47,7 @@ from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.models.wrapper import WrapperModel
 
 from tenure.models.ids import parse_model_id
+from tenure.models.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from tenure.models.providers import Unusable, build_model
 from tenure.models.record import Attempt, Outcome, Skip, record
 
@@ -130,10 +132,11 @@ def reset_health() -> None:
 class Link(WrapperModel):
     """One model of a chain: retries it per the policy, records every attempt, honours its cooldown."""
 
-    def __init__(self, model_id: str, wrapped: Model, policy: RetryPolicy):
+    def __init__(self, model_id: str, wrapped: Model, policy: RetryPolicy, pricing: Pricing | None = None):
         super().__init__(wrapped)
         self.tenure_id = model_id
         self.policy = policy
+        self.pricing = pricing
 
     def _check_cooldown(self) -> None:
         with _health_lock:
@@ -210,7 +213,14 @@ class Link(WrapperModel):
         )
 
     def _record_ok(self, response: ModelResponse, latency: float) -> None:
+        """Record the success, and price the response from tenure's table (so ``UsageLimits.cost_limit``
+        and the run's usage count what tenure's records count)."""
         self._settle(ok=True)
+        cost = self.pricing and self.pricing.cost(
+            self.tenure_id, response.usage.input_tokens, response.usage.output_tokens
+        )
+        if cost is not None:
+            response.usage.cost = Decimal(str(cost))
         record(
             Attempt(
                 model=self.tenure_id,
@@ -276,10 +286,18 @@ def _link(model_id: str, config: TenureConfig, home: Path) -> Link:
     except RuntimeError:
         loop = None
     provider = parse_model_id(model_id).provider
-    key = (model_id, getattr(config.providers, provider), config.models.get(model_id), config.retry, home)
+    key = (
+        model_id,
+        getattr(config.providers, provider),
+        config.models.get(model_id),
+        config.retry,
+        config.pricing_file,
+        home,
+    )
     cache = _built.setdefault(loop, {}) if loop is not None else {}
     if key not in cache:
-        cache[key] = Link(model_id, build_model(model_id, config, home), config.retry)
+        pricing = load_pricing(config.pricing_file or DEFAULT_PRICING)
+        cache[key] = Link(model_id, build_model(model_id, config, home), config.retry, pricing)
     return cache[key]
 
 
