@@ -80,21 +80,36 @@ def render_result(result: CallResult, console: Console = out) -> None:
 
 @app.command()
 def ask(
-    prompt: Annotated[str, typer.Argument(help="The prompt, or '-' to read it from stdin.")],
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="One model id, e.g. local:gemma-3-270m.")
+    prompt: Annotated[str, typer.Argument(help="The message, or '-' to read it from stdin.")],
+    agent: Annotated[
+        str | None, typer.Option("--agent", "-a", help="Who answers (default: the main agent, Loki).")
     ] = None,
-    chain: Annotated[str | None, typer.Option("--chain", "-c", help="A chain name from tenure.toml.")] = None,
-    system: Annotated[str | None, typer.Option(help="System instructions (ignored by base models).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Bound the answer's length.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result record as JSON.")] = False,
+    thread: Annotated[str, typer.Option("--thread", "-t", help="Conversation to continue or start.")] = "cli",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Skip the agents: ask one model id, e.g. local:gemma-3-270m."),
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option("--chain", "-c", help="Skip the agents: ask a chain from tenure.toml.")
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="System instructions for --model/--chain.")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Bound the answer's length (--model/--chain).")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the turn's (or call's) record as JSON.")
+    ] = False,
 ) -> None:
-    """Ask a model or a chain (default chain: [bold]default[/bold]) and print the answer with its record."""
-    if model and chain:
-        err.print("[red]--model and --chain are exclusive[/red]: pick one")
+    """Ask the team: one [bold]agent_turn[/bold] flow run (tools, memory, dispatch) in a thread; or, with
+    --model/--chain, one plain model call. Prints the answer, who served, the cost and the tools used."""
+    if sum(x is not None for x in (model, chain, agent)) > 1:
+        err.print("[red]--agent, --model and --chain are exclusive[/red]: pick one")
         raise typer.Exit(2)
     env, config = _load()
     text = sys.stdin.read() if prompt == "-" else prompt
+    if model is None and chain is None:
+        run_agent_turn(agent or config.main_agent, text, thread, config, json_out)
+        return
     try:
         result = asyncio.run(
             call(
@@ -122,6 +137,56 @@ def ask(
     answer = Text(str(result.output), style="bold cyan")
     out.print(Text(text) + answer if model and model.startswith("local:") else answer)
     render_result(result)
+
+
+def run_agent_turn(agent: str, message: str, thread: str, config: TenureConfig, json_out: bool) -> None:
+    """One ``agent_turn`` flow run; exits 2 on bad input, 1 when the turn failed or hit a limit."""
+    from tenure.flows.agent_turn import agent_turn
+
+    if agent not in config.agents:
+        err.print(f"[red]no agent named {agent!r}[/red]; the team: {', '.join(config.agents)}")
+        raise typer.Exit(2)
+    try:
+        with out.status(f"{agent} is thinking…"):
+            result = asyncio.run(agent_turn(agent, message, thread))
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        raise typer.Exit(2) from None
+    if json_out:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        render_turn(result, config)
+    if result.outcome != "answered":
+        raise typer.Exit(1)
+
+
+def render_turn(result, config: TenureConfig, indent: str = "") -> None:
+    """A turn as the user reads it: the answer, then who served, cost, tools and dispatches."""
+    emoji = config.agents[result.agent].emoji if result.agent in config.agents else ""
+    if result.answer:
+        out.print(
+            Text(f"{indent}{emoji} {result.agent}: ", style="bold")
+            + Text(result.answer.strip(), style="cyan")
+        )
+    if result.message:
+        out.print(Text(f"{indent}{result.message}", style="yellow" if result.outcome == "limit" else "red"))
+    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    out.print(
+        f"{indent}[dim]served by[/dim] {', '.join(result.served_by) or '-'}  "
+        f"[dim]requests[/dim] {result.requests}  "
+        f"[dim]tokens[/dim] {result.input_tokens}→{result.output_tokens}  [dim]cost[/dim] {cost}  "
+        f"[dim]thread[/dim] {result.thread}",
+        highlight=False,
+    )
+    for skip in result.skipped:
+        out.print(f"{indent}[dim]skipped[/dim] {skip}", highlight=False)
+    if result.tools_note:
+        out.print(Text(f"{indent}{result.tools_note}", style="yellow"))
+    calls = ", ".join(f"{c.name} ({c.detail})" + ("" if c.ok else " ✗") for c in result.tool_calls)
+    out.print(f"{indent}[dim]tool calls[/dim] {calls or 'none'}", highlight=False)
+    for sub in result.dispatched:
+        out.print(f"{indent}[dim]dispatched to[/dim] {sub.agent}:")
+        render_turn(sub, config, indent + "    ")
 
 
 @app.command()
@@ -728,6 +793,62 @@ def vault_status() -> None:
             out.print(f"  [dim]{label}[/dim] {p}", highlight=False)
         if len(paths) > 10:
             out.print(f"  [dim]… and {len(paths) - 10} more {label}[/dim]")
+
+
+agents_app = typer.Typer(help="The team: lay out their workspaces, see who is who.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+
+
+@agents_app.command("init")
+def agents_init() -> None:
+    """Create or repair every agent's workspace (SOUL.md, AGENTS.md, links to the shared items).
+
+    Safe to rerun: it never overwrites a persona file and refuses to replace a real file or folder
+    where a link belongs."""
+    from tenure.agents.workspace import WorkspaceError, init_workspaces
+
+    env, config = _load()
+    try:
+        done = init_workspaces(env.home.expanduser(), config)
+    except WorkspaceError as exc:
+        err.print("[red]cannot lay out the workspaces[/red] (nothing was changed):")
+        for line in str(exc).splitlines():
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for line in done:
+        out.print(line, highlight=False)
+    out.print("workspaces are up to date" if not done else f"{len(done)} change(s)")
+
+
+@agents_app.command("list")
+def agents_list() -> None:
+    """Each agent with its role, model chain, tools, limits and the state of its workspace."""
+    from tenure.agents.workspace import inspect
+
+    env, config = _load()
+    home = env.home.expanduser()
+    states = inspect(home, config)
+    table = Table("agent", "chain", "tools · limits", "workspace")
+    for state in states:
+        a = config.agents[state.agent]
+        models = config.chain(a.chain)
+        problems = [f"{link.item} {link.status}" for link in state.links if link.status != "ok"]
+        problems += [f"{f} missing" for f, present in state.persona.items() if not present]
+        shown = "[green]ok[/green]" if state.ok else "[yellow]" + ", ".join(problems) + "[/yellow]"
+        table.add_row(
+            f"{a.emoji} [bold]{state.agent}[/bold]"
+            + (" (main)" if state.agent == config.main_agent else "")
+            + f"\n[dim]{a.role}[/dim]",
+            f"{a.chain}: {models[0]}" + (f" → … → {models[-1]}" if len(models) > 1 else ""),
+            (", ".join(a.tools) or "no tools")
+            + f"\n[dim]{a.limits.max_requests} requests, {a.limits.max_tool_calls} tool calls, "
+            f"{a.limits.max_tokens:,} tokens, ${a.limits.max_usd:g}[/dim]",
+            f"{state.path.name}/ {shown}",
+        )
+    out.print(f"workspaces under {home}")
+    out.print(table)
+    if not all(s.ok for s in states):
+        out.print("run [bold]tenure agents init[/bold] to create or repair the workspaces")
 
 
 if __name__ == "__main__":

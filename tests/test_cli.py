@@ -118,7 +118,7 @@ def test_invalid_config_exits_2_with_one_line_per_problem_and_starts_nothing(
 def test_exclusive_options_are_refused(model_home: Path):
     run = tenure("ask", "--model", "local:gemma-3-270m", "--chain", "default", "x", home=model_home)
     assert run.returncode == 2
-    assert "--model and --chain are exclusive" in run.stderr
+    assert "--agent, --model and --chain are exclusive" in run.stderr
 
 
 def test_ask_json_prints_the_whole_record(model_home: Path):
