@@ -249,7 +249,7 @@ _LIMIT_KEYS = {"request": "max_requests", "tool": "max_tool_calls", "token": "ma
 
 
 def _limit_message(agent: str, exc: UsageLimitExceeded) -> str:
-    text = str(exc)
+    text = str(exc).split(". ")[0].rstrip(".")  # pydantic-ai adds advice and a docs link
     key = next((k for word, k in _LIMIT_KEYS.items() if word in text), "")
     where = f"agents.{agent}.limits.{key}"
     return f"{agent.capitalize()} stopped this turn at a limit: {text} ({where} in tenure.toml)"

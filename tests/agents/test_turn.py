@@ -1,0 +1,292 @@
+"""Agent turns: scripted models (FunctionModel) for the loop itself, a loopback Anthropic server for the
+real SDK path through the ``agent_turn`` flow on a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from tenure.agents import turn as turn_module
+from tenure.agents.turn import TurnResult, run_turn
+from tenure.config import Env, TenureConfig, load_config, parse_config
+from tenure.models.chain import Chain, Link
+from tenure.models.pricing import load_pricing
+from tenure.store import ScoreLog
+from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
+
+# -- the turn loop with scripted models ---------------------------------------------------------------
+
+
+def returned(messages: list[ModelMessage]) -> list[Any]:
+    return [p.content for m in messages for p in m.parts if isinstance(p, ToolReturnPart)]
+
+
+def scripted(monkeypatch: pytest.MonkeyPatch, script) -> None:
+    """Every agent's chain is one Link around a FunctionModel running ``script(agent, messages, info)``."""
+
+    def build_chain(name: str, config: TenureConfig, home: Path) -> Chain:
+        agent = next(a for a, c in config.agents.items() if c.chain == name)
+
+        def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+            return script(agent, messages, info)
+
+        link = Link("anthropic:claude-sonnet-4-6", FunctionModel(reply), config.retry, load_pricing())
+        return Chain(name=name, model=link, links=[link])
+
+    monkeypatch.setattr(turn_module, "build_chain", build_chain)
+
+
+def own_chains(**agents: dict) -> TenureConfig:
+    """A config giving each agent its own chain name (so the scripted builder knows who is asking)."""
+    return parse_config(
+        {
+            "chains": {name: ["anthropic:claude-sonnet-4-6"] for name in ("c-loki", "c-kit", "c-sara")},
+            "agents": {
+                "loki": {"chain": "c-loki", **agents.get("loki", {})},
+                "kit": {"chain": "c-kit", **agents.get("kit", {})},
+                "sara": {"chain": "c-sara", **agents.get("sara", {})},
+            },
+        }
+    )
+
+
+async def direct(config: TenureConfig, home: Path):
+    async def dispatcher(agent: str, request: str, thread: str, depth: int) -> TurnResult:
+        return await run_turn(
+            agent, request, thread, config=config, home=home, depth=depth, dispatcher=dispatcher
+        )
+
+    return dispatcher
+
+
+async def test_loki_dispatches_to_kit_and_uses_kits_answer(monkeypatch, tmp_path: Path):
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if agent == "kit":
+            assert "dispatch" not in [t.name for t in info.function_tools]  # specialists do not dispatch
+            return ModelResponse(parts=[TextPart("Prefect's UI listens on port 4200.")])
+        answers = returned(messages)
+        if not answers:
+            return ModelResponse(
+                parts=[ToolCallPart("dispatch", {"agent": "kit", "request": "Prefect UI port?"})]
+            )
+        return ModelResponse(parts=[TextPart(f"Kit says: {answers[-1]}")])
+
+    scripted(monkeypatch, script)
+    config = own_chains()
+    result = await run_turn(
+        "loki", "Which port?", "t1", config=config, home=tmp_path, dispatcher=await direct(config, tmp_path)
+    )
+    assert result.outcome == "answered"
+    assert result.answer == "Kit says: Prefect's UI listens on port 4200."
+    assert [d.agent for d in result.dispatched] == ["kit"]
+    assert result.dispatched[0].answer == "Prefect's UI listens on port 4200."
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("dispatch", True)]
+    assert result.served_by == ["anthropic:claude-sonnet-4-6"] and result.requests == 2
+
+
+@pytest.mark.parametrize(
+    ("target", "depth", "refusal"),
+    [
+        ("loki", 0, "you cannot dispatch to yourself"),
+        ("bob", 0, "there is no agent named 'bob'"),
+        ("kit", 1, "dispatch depth 1 reached"),
+    ],
+)
+async def test_dispatch_refuses_self_unknown_and_too_deep(
+    monkeypatch, tmp_path: Path, target, depth, refusal
+):
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        answers = returned(messages)
+        if not answers:
+            return ModelResponse(parts=[ToolCallPart("dispatch", {"agent": target, "request": "x"})])
+        return ModelResponse(parts=[TextPart(str(answers[-1]))])
+
+    scripted(monkeypatch, script)
+    config = own_chains().model_copy(update={"max_dispatch_depth": 1})
+    result = await run_turn(
+        "loki",
+        "go",
+        "t",
+        config=config,
+        home=tmp_path,
+        depth=depth,
+        dispatcher=await direct(config, tmp_path),
+    )
+    assert result.outcome == "answered" and refusal in result.answer and result.dispatched == []
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("dispatch", False)]
+
+
+@pytest.mark.parametrize(
+    ("limits", "phrase", "key"),
+    [
+        ({"max_requests": 1}, "the request_limit of 1", "max_requests"),
+        ({"max_tool_calls": 1}, "the tool_calls_limit of 1", "max_tool_calls"),
+        ({"max_tokens": 100}, "the total_tokens_limit of 100", "max_tokens"),
+        ({"max_usd": 0.01}, "the `cost_limit` of 0.01", "max_usd"),
+    ],
+)
+async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(
+    monkeypatch, tmp_path: Path, limits, phrase, key
+):
+    from pydantic_ai.usage import RequestUsage
+
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        # every request calls two tools and uses 8,000 tokens (sonnet: $0.072)
+        usage = RequestUsage(input_tokens=4000, output_tokens=4000)
+        return ModelResponse(
+            parts=[ToolCallPart("memory_read", {}), ToolCallPart("memory_read", {})], usage=usage
+        )
+
+    scripted(monkeypatch, script)
+    result = await run_turn(
+        "loki", "loop forever", "t", config=own_chains(loki={"limits": limits}), home=tmp_path
+    )
+    assert result.outcome == "limit" and result.answer == ""
+    assert result.message.startswith("Loki stopped this turn at a limit: ")
+    assert phrase in result.message
+    assert result.message.endswith(f"(agents.loki.limits.{key} in tenure.toml)")
+    assert "Traceback" not in result.message and "https://" not in result.message
+
+
+async def test_a_second_turn_in_a_thread_sees_the_first(monkeypatch, tmp_path: Path):
+    seen: list[list[str]] = []
+
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        texts = [getattr(p, "content", "") for m in messages for p in m.parts]
+        seen.append([t for t in texts if isinstance(t, str)])
+        return ModelResponse(parts=[TextPart(f"reply {len(seen)}")])
+
+    scripted(monkeypatch, script)
+    config = own_chains()
+    await run_turn("loki", "My cat is called Miso.", "home-chat", config=config, home=tmp_path)
+    await run_turn("loki", "What is my cat called?", "home-chat", config=config, home=tmp_path)
+    await run_turn("loki", "What is my cat called?", "other-thread", config=config, home=tmp_path)
+    assert seen[1][:3] == ["My cat is called Miso.", "reply 1", "What is my cat called?"]
+    assert "My cat is called Miso." not in seen[2]
+
+
+async def test_memory_and_vault_tools_use_the_shared_files(monkeypatch, tmp_path: Path):
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        answers = returned(messages)
+        if agent == "loki" and not answers:
+            return ModelResponse(parts=[ToolCallPart("memory_append", {"entry": "The user prefers tea."})])
+        if agent == "kit" and not answers:
+            return ModelResponse(
+                parts=[ToolCallPart("memory_read", {}), ToolCallPart("vault_search", {"query": "x"})]
+            )
+        return ModelResponse(parts=[TextPart(json.dumps(answers))])
+
+    scripted(monkeypatch, script)
+    config = own_chains()
+    await run_turn("loki", "remember", "t", config=config, home=tmp_path)
+    kit = await run_turn("kit", "recall", "t", config=config, home=tmp_path)
+    memory, vault = json.loads(kit.answer)
+    assert "· loki\n\nThe user prefers tea." in memory
+    assert vault.startswith("The vault is not indexed yet")
+    assert (tmp_path / "workspace-kit" / "MEMORY.md").read_text().count("The user prefers tea.") == 1
+
+
+# -- through the agent_turn flow, the real Anthropic SDK and a loopback server ------------------------
+
+
+@pytest.fixture
+def team(monkeypatch, tmp_path: Path, keys, anthropic_server: FakeLLMServer) -> Path:
+    config = tmp_path / "tenure.toml"
+    config.write_text(
+        f"""
+[providers.anthropic]
+base_url = "{anthropic_server.url}"
+[retry]
+retries = 0
+[chains]
+default = ["anthropic:claude-opus-4-6", "anthropic:claude-sonnet-4-6"]
+specialist = ["anthropic:claude-sonnet-4-6"]
+"""
+    )
+    monkeypatch.setenv("TENURE_CONFIG", str(config))
+    return Env().home.expanduser()
+
+
+pytestmark_flow = pytest.mark.usefixtures("prefect_server")
+
+
+@pytestmark_flow
+async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
+    team: Path, anthropic_server: FakeLLMServer
+):
+    from prefect.client.orchestration import get_client
+
+    from tenure.flows.agent_turn import agent_turn
+
+    anthropic_server.push(
+        tool("dispatch", {"agent": "kit", "request": "Which port does the Prefect UI use?"}),  # Loki
+        ok("4200", input_tokens=50, output_tokens=2),  # Kit
+        ok("Kit says 4200.", input_tokens=120, output_tokens=4),  # Loki, with Kit's answer
+    )
+    state = await agent_turn("loki", "Which port?", "tg-42", return_state=True)
+    result: TurnResult = await state.result()
+    assert result.answer == "Kit says 4200." and result.outcome == "answered"
+    assert result.dispatched[0].agent == "kit" and result.dispatched[0].answer == "4200"
+    assert result.served_by == ["anthropic:claude-opus-4-6"]
+    final = anthropic_server.completion_requests[2].body
+    assert "4200" in json.dumps(final["messages"][-1])  # Loki's second request carries Kit's answer
+
+    async with get_client() as client:
+        loki_run = await client.read_flow_run(state.state_details.flow_run_id)
+        runs = await client.read_flow_runs()
+        kit_run = next(r for r in runs if r.name == "agent_turn/kit/tg-42")
+        tasks = await client.read_task_runs()
+    assert loki_run.name == "agent_turn/loki/tg-42"
+    assert kit_run.parent_task_run_id is not None  # a subflow of Loki's turn
+    loki_tasks = sorted(t.name for t in tasks if t.flow_run_id == loki_run.id)
+    assert sum("request" in name.lower() for name in loki_tasks) == 2, loki_tasks  # model requests as tasks
+
+    log = ScoreLog(team / "store")
+    _, rows = log.query(
+        "SELECT role, task_id, served_by, input_tokens, json_extract_string(record, '$.outcome') "
+        "FROM runs WHERE task_type = 'agent_turn' ORDER BY role"
+    )
+    assert rows == [
+        ("kit", "tg-42", "anthropic:claude-sonnet-4-6", 50, "answered"),
+        ("loki", "tg-42", "anthropic:claude-opus-4-6", 130, "answered"),
+    ]
+
+
+@pytestmark_flow
+async def test_flow_turn_uses_route_task_through_the_control_plane(
+    team: Path, anthropic_server: FakeLLMServer
+):
+    from tenure.flows.agent_turn import agent_turn
+
+    task_input = {"text": "Invoice #4471 is due Friday", "labels": ["billing", "spam"]}
+    anthropic_server.push(
+        tool("route_task", {"task_type": "classify", "task_input": task_input}),  # Loki
+        tool("final_result", {"label": "billing"}),  # the ground truth answering the routed task
+        ok("That one is billing."),  # Loki
+    )
+    result = await agent_turn("loki", "Classify this email for me", "t")
+    assert result.answer == "That one is billing."
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("route_task", True)]
+    _, rows = ScoreLog(team / "store").query(
+        "SELECT task_type, role, output FROM runs WHERE task_type != 'agent_turn'"
+    )
+    assert rows == [("classify", "ground_truth", '"billing"')]
+
+
+@pytestmark_flow
+async def test_flow_turn_falls_back_when_the_first_provider_is_overloaded(
+    team: Path, anthropic_server: FakeLLMServer
+):
+    from tenure.flows.agent_turn import agent_turn
+
+    anthropic_server.push(error(529, "overloaded"), ok("Sonnet here."))
+    result = await agent_turn("loki", "hello", "t")
+    assert (result.answer, result.served_by) == ("Sonnet here.", ["anthropic:claude-sonnet-4-6"])
+    bodies = [r.body["model"] for r in anthropic_server.completion_requests]
+    assert bodies == ["claude-opus-4-6", "claude-sonnet-4-6"]
+    assert load_config().agents["loki"].chain == "default"
