@@ -13,9 +13,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def tenure(*args: str, home: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def tenure(
+    *args: str, home: Path, config: Path | None = None, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(TENURE_HOME=str(home), COLUMNS="200", HF_HUB_OFFLINE="1")
+    env.update(TENURE_HOME=str(home), COLUMNS="200", HF_HUB_OFFLINE="1", **extra_env)
     env.pop("TENURE_CONFIG", None)
     if config:
         env["TENURE_CONFIG"] = str(config)
@@ -217,3 +219,71 @@ def test_vault_commands_explain_bad_input(tmp_path: Path, args: tuple[str, ...],
     run = tenure(*args, home=tmp_path)
     assert run.returncode == code
     assert message in " ".join((run.stdout + run.stderr).replace("│", " ").split())
+
+
+def test_agents_init_lays_out_the_workspaces_and_list_shows_them(tmp_path: Path):
+    home = tmp_path / "home"
+    before = tenure("agents", "list", home=home)
+    assert before.returncode == 0 and "run tenure agents init" in before.stdout
+    run = tenure("agents", "init", home=home)
+    assert run.returncode == 0, run.stderr
+    assert f"linked {home / 'workspace-kit' / 'MEMORY.md'} -> ../workspace/MEMORY.md" in run.stdout
+    listing = subprocess.run(["ls", "-l", str(home / "workspace-kit")], capture_output=True, text=True).stdout
+    for item in ("MEMORY.md", "projects", "content", "skills", "scripts"):
+        assert f"{item} -> ../workspace/{item}" in listing
+    assert tenure("agents", "init", home=home).stdout.strip() == "workspaces are up to date"
+    after = tenure("agents", "list", home=home)
+    assert after.stdout.count(" ok") == 5 and "🐱 loki (main)" in after.stdout
+    assert after.stdout.count("specialist: anthropic:claude-sonnet-4-6") == 4
+    assert after.stdout.count("local:gemma-3-270m") == 5  # every chain ends in the embedded model
+
+
+def test_ask_with_no_keys_is_answered_by_the_local_end_without_tools(model_home: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    for gguf in (model_home / "models").glob("*.gguf"):
+        (home / "models" / gguf.name).symlink_to(gguf)
+    run = tenure("ask", "The capital of France is", home=home)
+    assert run.returncode == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "🐱 loki:" in out
+    assert "served by local:gemma-3-270m" in out
+    assert "skipped anthropic:claude-opus-4-6: no key" in out
+    assert "which cannot call tools; answered without vault_search, memory_read" in out
+    assert (home / "workspace-kit" / "SOUL.md").is_file()  # the first turn laid out the workspaces
+
+
+def test_ask_with_a_loopback_provider_dispatches_to_a_specialist(tmp_path: Path):
+    from tests.fakes.llm_server import FakeLLMServer, ok, tool
+
+    home, config = tmp_path / "home", tmp_path / "tenure.toml"
+    with FakeLLMServer() as server:
+        config.write_text(
+            f'[providers.anthropic]\nbase_url = "{server.url}"\n[retry]\nretries = 0\n'
+            '[chains]\ndefault = ["anthropic:claude-opus-4-6"]\n'
+            'specialist = ["anthropic:claude-sonnet-4-6"]\n'
+        )
+        server.push(
+            tool("dispatch", {"agent": "sara", "request": "A title for a post about shadow evaluation"}),
+            ok("Earning Tenure: Local Models on Evidence"),
+            ok("Sara suggests: Earning Tenure: Local Models on Evidence"),
+        )
+        run = tenure(
+            "ask",
+            "--thread",
+            "tg-7",
+            "Title for my post?",
+            home=home,
+            config=config,
+            ANTHROPIC_API_KEY="sk-ant-test",
+        )
+    assert run.returncode == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "🐱 loki: Sara suggests: Earning Tenure: Local Models on Evidence" in out
+    assert "served by anthropic:claude-opus-4-6" in out and "thread tg-7" in out
+    assert "tool calls dispatch (sara: answered)" in out
+    assert "dispatched to sara: ✍️ sara: Earning Tenure: Local Models on Evidence" in out
+    assert "sk-ant-test" not in run.stdout + run.stderr
+
+    bad = tenure("ask", "--agent", "bob", "hi", home=home)
+    assert bad.returncode == 2 and "no agent named 'bob'" in bad.stderr
