@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from pydantic_ai import Agent, ModelRetry, RunContext, Tool, UsageLimits
 from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
 from pydantic_ai.exceptions import FallbackExceptionGroup, ModelAPIError, UsageLimitExceeded
+from pydantic_ai.usage import CostNotFoundWarning
 
 from tenure.agents.memory import append_entry, read_memory
 from tenure.agents.workspace import init_workspaces, workspace_dir
@@ -277,7 +279,9 @@ async def run_turn(
     deps = TurnDeps(agent, thread, depth, home, config, dispatcher)
     started = time.perf_counter()
     outcome, answer, problem, run, skipped = "answered", "", None, None, []
-    with recording() as attempts:
+    with recording() as attempts, warnings.catch_warnings():
+        # a model missing from the pricing table is not counted against max_usd; its cost shows as unknown
+        warnings.simplefilter("ignore", CostNotFoundWarning)
         try:
             pydantic_agent, chain = build_agent(agent, config, home)
             skipped = chain.skipped

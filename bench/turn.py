@@ -1,0 +1,152 @@
+"""Benchmark: what running an agent turn as the ``agent_turn`` Prefect flow costs over a plain call.
+
+Run from the repository root::
+
+    .venv/bin/python bench/turn.py [--turns N] [--markdown]
+
+The model is an instant scripted one (pydantic-ai ``FunctionModel`` inside tenure's chain link), so
+the numbers are orchestration only. Each scenario runs the same turn two ways, interleaved in blocks:
+
+* baseline: ``tenure.agents.turn.run_turn`` called directly, then the turn's row appended to the score
+  log (the same work the flow does, minus Prefect);
+* ``agent_turn`` as a flow on a real temporary Prefect server (SQLite), where every model request and
+  tool call is a task run, plus the ``append_rows`` task.
+
+Scenarios: a one-request answer; a turn with one tool call (two requests, one tool task); a turn that
+dispatches to Kit (Kit's turn is a subflow). Nothing fails on a missed target: there is none set; the
+table reports the ratio and the milliseconds Prefect adds per turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python bench/turn.py` puts bench/, not the repo root, on sys.path
+    sys.path.insert(0, str(ROOT))
+
+from bench.report import Row, context_line, markdown, measure, p90, positive, print_rich  # noqa: E402
+
+LIBRARIES = ("pydantic-ai", "prefect", "pyarrow")
+
+
+def _script(agent, messages, info):
+    """Loki: 'tool' → memory_read then answer; 'dispatch' → ask Kit then answer; else answer at once."""
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
+
+    prompt = next(p.content for m in messages for p in m.parts if isinstance(p, UserPromptPart))
+    answered = any(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
+    if agent == "loki" and not answered and prompt == "tool":
+        return ModelResponse(parts=[ToolCallPart("memory_read", {})])
+    if agent == "loki" and not answered and prompt == "dispatch":
+        return ModelResponse(parts=[ToolCallPart("dispatch", {"agent": "kit", "request": "answer"})])
+    return ModelResponse(parts=[TextPart(f"{agent} done")])
+
+
+def _install_scripted_chains() -> None:
+    from pydantic_ai.models.function import FunctionModel
+
+    from tenure.agents import turn
+    from tenure.models.chain import Chain, Link
+
+    def build_chain(name, config, home):
+        agent = next(a for a, c in config.agents.items() if c.chain == name)
+        link = Link(
+            "anthropic:claude-sonnet-4-6", FunctionModel(lambda m, i: _script(agent, m, i)), config.retry
+        )
+        return Chain(name=name, model=link, links=[link])
+
+    turn.build_chain = build_chain
+
+
+async def _scenarios(turns: int) -> list[Row]:
+    from prefect.runtime import flow_run  # noqa: F401  (imported before timing starts)
+
+    from tenure.agents.turn import run_turn, turn_row
+    from tenure.config import Env, load_config
+    from tenure.flows.agent_turn import agent_turn
+    from tenure.store import ScoreLog, new_id
+
+    config, home = load_config(), Env().home.expanduser()
+    log = ScoreLog(home / "store")
+
+    async def dispatcher(agent, request, thread, depth):
+        result = await run_turn(
+            agent, request, thread, config=config, home=home, depth=depth, dispatcher=dispatcher
+        )
+        log.append("runs", [turn_row(result, request, new_id())])
+        return result
+
+    rows: list[Row] = []
+    for label, message in (("answer", "hello"), ("one tool call", "tool"), ("dispatch to Kit", "dispatch")):
+
+        async def plain(message: str = message) -> None:
+            result = await run_turn("loki", message, "bench", config=config, home=home, dispatcher=dispatcher)
+            log.append("runs", [turn_row(result, message, new_id())])
+            assert result.outcome == "answered", result.message
+
+        async def flow(message: str = message) -> None:
+            result = await agent_turn("loki", message, "bench-flow")
+            assert result.outcome == "answered", result.message
+
+        times = await measure({"plain": plain, "flow": flow}, turns)
+        p50_plain, p50_flow = statistics.median(times["plain"]), statistics.median(times["flow"])
+        rows += [
+            Row(
+                f"{label}: plain run_turn (baseline)",
+                f"{p50_plain:.1f} ms p50 · {p90(times['plain']):.1f} ms p90",
+                notes=f"{turns} turns after 10 warm-up; includes the score-log append",
+            ),
+            Row(
+                f"{label}: agent_turn flow",
+                f"{p50_flow:.1f} ms p50 · {p90(times['flow']):.1f} ms p90",
+                notes=f"×{p50_flow / p50_plain:.1f} the plain turn · +{p50_flow - p50_plain:.0f} ms per turn "
+                "for the flow run, its task runs and the API round trips",
+            ),
+        ]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=positive, default=60, help="timed turns per variant and scenario")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    args = parser.parse_args()
+
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="tenure-bench-") as tmp:
+        home, config = Path(tmp) / "home", Path(tmp) / "tenure.toml"
+        config.write_text(
+            '[chains]\nc-loki = ["anthropic:claude-sonnet-4-6"]\nc-kit = ["anthropic:claude-sonnet-4-6"]\n'
+            '[agents.loki]\nchain = "c-loki"\n[agents.kit]\nchain = "c-kit"\n'
+        )
+        os.environ.update(TENURE_HOME=str(home), TENURE_CONFIG=str(config), PREFECT_LOGGING_LEVEL="WARNING")
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        from prefect.testing.utilities import prefect_test_harness
+
+        _install_scripted_chains()
+        server_started = time.perf_counter()
+        with prefect_test_harness(server_startup_timeout=120):
+            server_s = time.perf_counter() - server_started
+            rows = asyncio.run(_scenarios(args.turns))
+    elapsed = time.perf_counter() - started
+    context = (
+        context_line(load, LIBRARIES)
+        + f" · temporary Prefect server start {server_s:.0f} s (not counted)"
+        + f" · total bench time {elapsed:.0f} s"
+    )
+    print_rich(rows, context, "agent_turn: Prefect flow vs plain call (instant scripted model)")
+    if args.markdown:
+        print()
+        print(markdown(rows, context))
+
+
+if __name__ == "__main__":
+    main()
