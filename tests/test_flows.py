@@ -48,6 +48,7 @@ def test_prefect_yaml_deploys_every_flow_entrypoint():
     names = {d["name"] for d in spec["deployments"]}
     assert names == {
         "ask",
+        "agent_turn",
         "shadow_pending",
         "shadow_eval",
         "aggregate_confidence",
