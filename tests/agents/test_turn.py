@@ -191,6 +191,23 @@ async def test_memory_and_vault_tools_use_the_shared_files(monkeypatch, tmp_path
     assert (tmp_path / "workspace-kit" / "MEMORY.md").read_text().count("The user prefers tea.") == 1
 
 
+def test_instructions_hold_persona_rules_team_and_newest_memory_first(tmp_path: Path):
+    from tenure.agents.memory import append_entry
+    from tenure.agents.turn import instructions
+    from tenure.agents.workspace import init_workspaces
+
+    config = TenureConfig()
+    init_workspaces(tmp_path, config)
+    (tmp_path / "workspace-kit" / "SOUL.md").write_text("# Kit\n\nTerse operator.")
+    append_entry(tmp_path / "workspace" / "MEMORY.md", "loki", "older fact")
+    append_entry(tmp_path / "workspace" / "MEMORY.md", "sara", "newer fact")
+    text = instructions("kit", config, tmp_path)
+    assert text.startswith("# Kit\n\nTerse operator.")
+    assert (tmp_path / "workspace-kit" / "AGENTS.md").read_text().strip() in text
+    assert "- loki: orchestration, complex reasoning and memory" in text and "- kit:" not in text
+    assert text.index("newer fact") < text.index("older fact")
+
+
 # -- through the agent_turn flow, the real Anthropic SDK and a loopback server ------------------------
 
 
@@ -269,8 +286,16 @@ async def test_flow_turn_uses_route_task_through_the_control_plane(
         tool("final_result", {"label": "billing"}),  # the ground truth answering the routed task
         ok("That one is billing."),  # Loki
     )
-    result = await agent_turn("loki", "Classify this email for me", "t")
+    from prefect.client.orchestration import get_client
+
+    state = await agent_turn("loki", "Classify this email for me", "t-route", return_state=True)
+    result = await state.result()
     assert result.answer == "That one is billing."
+    async with get_client() as client:
+        tasks = [
+            t.name for t in await client.read_task_runs() if t.flow_run_id == state.state_details.flow_run_id
+        ]
+    assert any(name.startswith("Call Tool: route_task") for name in tasks), tasks  # the tool call is a task
     assert [(c.name, c.ok) for c in result.tool_calls] == [("route_task", True)]
     _, rows = ScoreLog(team / "store").query(
         "SELECT task_type, role, output FROM runs WHERE task_type != 'agent_turn'"
