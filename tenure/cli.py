@@ -100,8 +100,10 @@ def ask(
         bool, typer.Option("--json", help="Print the turn's (or call's) record as JSON.")
     ] = False,
 ) -> None:
-    """Ask the team: one [bold]agent_turn[/bold] flow run (tools, memory, dispatch) in a thread; or, with
-    --model/--chain, one plain model call. Prints the answer, who served, the cost and the tools used."""
+    """Ask the team (an agent turn with tools and memory), or one model with --model/--chain.
+
+    A turn is one [bold]agent_turn[/bold] flow run in a thread: it prints the answer, who served, the
+    cost, the tool calls and any dispatch to a teammate."""
     if sum(x is not None for x in (model, chain, agent)) > 1:
         err.print("[red]--agent, --model and --chain are exclusive[/red]: pick one")
         raise typer.Exit(2)
@@ -264,8 +266,11 @@ def demo(
         bool, typer.Option(help="Use the golden references as ground truth even with keys.")
     ] = False,
 ) -> None:
-    """Run the main job on the embedded defaults: the fallback chain, then the golden set shadow-evaluated
-    with [bold]local:gemma-3-270m[/bold] as candidate against the archived references, and the scoreboard."""
+    """Run the main job on the embedded defaults: no keys, no network.
+
+    The fallback chain, then the golden set shadow-evaluated with [bold]local:gemma-3-270m[/bold] as
+    candidate against the archived references and the scoreboard, then the sample vault indexed and
+    searched."""
     env, config = _load()
     home = env.home.expanduser()
     out.rule("[bold]tenure demo[/bold] · the model layer")
