@@ -32,13 +32,13 @@ def vault_embed(
     embedded, notes skipped, and every warning (each names its file).
     """
     config = load_config()
-    if vault is None and config.vault.path is None:
-        raise ValueError(
-            "no vault to index: pass one (tenure vault index PATH) or set vault.path in tenure.toml"
-        )
+    logger = get_run_logger()
+    if vault is None and config.vault.path is None:  # the nightly run on a machine with no vault yet
+        message = "no vault to index: set vault.path in tenure.toml (or run tenure vault index PATH)"
+        logger.warning(message)
+        return {"vault": None, **Report().counts(), "warnings": [message]}
     root = Path(vault or config.vault.path).expanduser()  # type: ignore[arg-type]
     store = VaultStore(Path(index)) if index else VaultStore.for_home(Env().home)
-    logger = get_run_logger()
     started = dt.datetime.now(dt.UTC)
     with store.writer():
         todo = plan_pass(root, store, config.vault, full)

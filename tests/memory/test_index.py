@@ -340,3 +340,13 @@ async def test_a_pass_is_one_flow_run_with_one_task_run_per_batch_not_per_note(
         "index_batch/2",
         "plan_vault_pass",
     ]
+
+
+def test_the_nightly_run_with_no_vault_configured_does_nothing_and_says_why():
+    from tenure.flows.vault_embed import vault_embed
+
+    report = vault_embed()
+    assert report["vault"] is None and report["notes_new"] == 0
+    assert report["warnings"] == [
+        "no vault to index: set vault.path in tenure.toml (or run tenure vault index PATH)"
+    ]
