@@ -21,6 +21,8 @@ from tenure.store.vault import Filters, Mode, VaultStore
 __all__ = ["Hit", "search", "snippet"]
 
 _WORD = re.compile(r"[\w'-]{3,}")
+MAX_FETCH = 1024
+"""Chunks fetched at most when looking for ``k`` different notes."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,15 @@ def search(
         raise ValueError(f"unknown search mode {mode!r}; expected hybrid, vector or keyword")
     vector = embed([query])[0] if mode != "keyword" else None
     filters = Filters(tuple(folders), since, until, tuple(tags))
-    rows, best = store.search(mode, query, vector, k * 4, filters), {}
-    for row in rows:  # the best chunk of each note: k hits are k different notes
-        best.setdefault(row["path"], row)
+    fetch = k * 4  # chunks per note vary: widen the net until k different notes are in it
+    while True:
+        rows = store.search(mode, query, vector, fetch, filters)
+        best: dict[str, dict[str, Any]] = {}
+        for row in rows:  # the best chunk of each note: k hits are k different notes
+            best.setdefault(row["path"], row)
+        if len(best) >= k or len(rows) < fetch or fetch >= MAX_FETCH:
+            break
+        fetch *= 4
     rows = list(best.values())[:k]
     last = store.last_run()
     vault = Path(last["vault"]) if last else None

@@ -223,7 +223,7 @@ def test_killing_the_indexer_mid_run_leaves_an_index_the_next_run_completes(
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
         try:
-            killed_at = len(victim.note_states()) if victim.exists() else 0
+            killed_at = len(victim.note_states()) if victim.root.exists() else 0
         except Exception:  # a table mid-creation
             continue
         if killed_at >= 8:
