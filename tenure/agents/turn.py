@@ -94,15 +94,22 @@ class TurnDeps:
 
 
 async def vault_search(
-    ctx: RunContext[TurnDeps], query: str, k: int = 5, folder: str | None = None, since: str | None = None
+    ctx: RunContext[TurnDeps],
+    query: str,
+    k: int = 5,
+    folder: str | None = None,
+    since: str | None = None,
+    mode: Literal["hybrid", "keyword", "vector"] = "hybrid",
 ) -> list[dict[str, Any]] | str:
-    """Search the user's markdown notes vault (keyword and meaning combined).
+    """Search the user's markdown notes vault.
 
     Args:
         query: what to look for, in plain words or exact names.
         k: how many notes to return (1-10).
         folder: only notes in this top-level folder, e.g. daily, projects, decisions, people, patterns.
         since: only notes dated on or after this day (YYYY-MM-DD).
+        mode: hybrid (keywords and meaning, the default), keyword (best for exact ids such as
+            ticket or invoice numbers), or vector (meaning only).
     """
     from tenure.memory.search import search
     from tenure.store.vault import VaultStore
@@ -113,7 +120,9 @@ async def vault_search(
         return "The vault is not indexed yet (tenure vault index PATH); answer without it."
     try:
         day = dt.date.fromisoformat(since) if since else None
-        hits = search(store, query, max(1, min(k, 10)), folders=(folder,) if folder else (), since=day)
+        hits = search(
+            store, query, max(1, min(k, 10)), mode=mode, folders=(folder,) if folder else (), since=day
+        )
     except ValueError as exc:
         raise ModelRetry(str(exc)) from None
     ctx.deps.note("vault_search", True, f"{query!r}: {len(hits)} hits")
