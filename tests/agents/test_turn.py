@@ -315,3 +315,31 @@ async def test_flow_turn_falls_back_when_the_first_provider_is_overloaded(
     bodies = [r.body["model"] for r in anthropic_server.completion_requests]
     assert bodies == ["claude-opus-4-6", "claude-sonnet-4-6"]
     assert load_config().agents["loki"].chain == "default"
+
+
+@pytestmark_flow
+async def test_vault_search_tool_returns_indexed_notes(monkeypatch, tmp_path: Path):
+    from tenure.flows.vault_embed import vault_embed
+
+    home = Env().home.expanduser()
+    vault = tmp_path / "vault"
+    (vault / "decisions").mkdir(parents=True)
+    (vault / "decisions" / "backups.md").write_text(
+        "# Backups\n\n## Decision\n\nNightly restic to Hetzner box."
+    )
+    (vault / "people.md").write_text("# People\n\nDev helps with ZFS.")
+    vault_embed(str(vault))
+
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        answers = returned(messages)
+        if not answers:
+            return ModelResponse(
+                parts=[ToolCallPart("vault_search", {"query": "where do backups go", "k": 1})]
+            )
+        return ModelResponse(parts=[TextPart(json.dumps(answers[-1]))])
+
+    scripted(monkeypatch, script)
+    result = await run_turn("loki", "backups?", "t", config=own_chains(), home=home)
+    (hit,) = json.loads(result.answer)
+    assert hit["path"] == "decisions/backups.md" and "restic" in hit["text"] and hit["stale"] is False
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("vault_search", True)]
