@@ -1,8 +1,8 @@
 """Sentence embeddings with all-MiniLM-L6-v2 from its PyPI package: offline, batched, loaded once.
 
 The vault index uses the model with its linear layers quantized to int8 (PyTorch dynamic
-quantization): on a 2-core CPU that embeds about 2.3 times as many chunks per second, and on the
-labelled vault queries its recall@5 matches the float model's (``bench/vault.py`` measures both).
+quantization): on a 2-core CPU that embeds 2.1–2.5 times as many chunks per second, and on the
+labelled vault queries its recall@5 is no worse than the float model's (``bench/vault.py`` measures both).
 The heuristic judge keeps the float model, so its scores stay comparable with earlier runs.
 """
 
