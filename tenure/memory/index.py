@@ -189,7 +189,7 @@ def index_batch(
         row["vector"] = vectors[row["content_hash"]]
 
     store.write_batch(chunk_rows, note_rows)
-    store.touch_notes(touched)
+    store.upsert_notes(touched)
     return report
 
 

@@ -236,13 +236,10 @@ class VaultStore:
                 .when_not_matched_by_source_delete(_in("path", paths))
                 .execute(pa.Table.from_pylist(chunk_rows, schema=CHUNKS))
             )
-            notes = self._table("notes", NOTES, create=True)
-            notes.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(
-                pa.Table.from_pylist(note_rows, schema=NOTES)
-            )
+            self.upsert_notes(note_rows)
 
-    def touch_notes(self, note_rows: list[dict[str, Any]]) -> None:
-        """Record new mtimes of files whose bytes did not change (so they no longer look stale)."""
+    def upsert_notes(self, note_rows: list[dict[str, Any]]) -> None:
+        """Write note states: after their chunks, or alone for files only touched (no longer stale)."""
         if note_rows:
             notes = self._table("notes", NOTES, create=True)
             notes.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(
