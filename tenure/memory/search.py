@@ -27,7 +27,7 @@ MAX_FETCH = 1024
 
 @dataclass(frozen=True)
 class Hit:
-    """One matching chunk."""
+    """One matching note, shown by its best chunk."""
 
     path: str
     title: str
