@@ -177,6 +177,37 @@ def check_pricing(config: TenureConfig) -> Check:
     return Check("pricing", "ok", f"{len(pricing.prices)} entries in {path}")
 
 
+def check_workspaces(config: TenureConfig, home: Path) -> Check:
+    """Not laid out yet is fine (the first turn does it); broken or blocked links are worth a warning."""
+    from tenure.agents.workspace import inspect
+
+    states = inspect(home, config)
+    problems = [
+        f"{s.agent}: {link.item} {link.status}" for s in states for link in s.links if link.status != "ok"
+    ]
+    if not (home / "workspace").exists() and all(not any(s.persona.values()) for s in states):
+        return Check("workspaces", "warn", "not laid out yet", "tenure agents init")
+    if problems or not all(s.ok for s in states):
+        shown = "; ".join(problems[:4]) + (f"; … {len(problems) - 4} more" if len(problems) > 4 else "")
+        return Check("workspaces", "warn", shown or "persona files missing", "tenure agents init")
+    return Check("workspaces", "ok", f"{len(states)} agents, links and persona files in place")
+
+
+def check_vault(config: TenureConfig, home: Path) -> Check:
+    """The vault the agents search: configured, indexed, and how fresh."""
+    from tenure.store.vault import VaultStore
+
+    store = VaultStore.for_home(home)
+    last = store.last_run() if store.exists() else None
+    if last is None:
+        where = f"vault.path = {config.vault.path}" if config.vault.path else "no vault.path configured"
+        return Check("vault index", "warn", f"not indexed yet ({where})", "tenure vault index PATH")
+    when = f"{last['finished_at']:%Y-%m-%d %H:%M} UTC"
+    return Check(
+        "vault index", "ok", f"{store.count_chunks():,} chunks from {last['vault']}, last pass {when}"
+    )
+
+
 def run_checks(
     config: TenureConfig, env: Env, config_detail: str
 ) -> list[tuple[str, Callable[[], list[Check]]]]:
@@ -191,4 +222,6 @@ def run_checks(
         ("embedded model", lambda: [check_local_model(config, home)]),
         ("prefect API", lambda: [check_prefect()]),
         ("pricing", lambda: [check_pricing(config)]),
+        ("workspaces", lambda: [check_workspaces(config, home)]),
+        ("vault index", lambda: [check_vault(config, home)]),
     ]

@@ -31,3 +31,31 @@ def test_ollama_not_running_is_a_warning_not_a_failure():
     assert check.status == "warn"
     assert check.detail.startswith(f"not reachable at {url}")
     assert check.fix.startswith("start it with 'ollama serve'")
+
+
+def test_workspaces_check_names_what_to_repair(tmp_path):
+    from tenure.agents.workspace import init_workspaces
+    from tenure.config import TenureConfig
+    from tenure.doctor import check_workspaces
+
+    config = TenureConfig()
+    assert (check_workspaces(config, tmp_path).status, check_workspaces(config, tmp_path).fix) == (
+        "warn",
+        "tenure agents init",
+    )
+    init_workspaces(tmp_path, config)
+    assert check_workspaces(config, tmp_path).status == "ok"
+    (tmp_path / "workspace-liv" / "skills").unlink()
+    check = check_workspaces(config, tmp_path)
+    assert (check.status, check.detail) == ("warn", "liv: skills missing")
+
+
+def test_vault_check_says_how_to_index(tmp_path):
+    from tenure.doctor import check_vault
+
+    check = check_vault(parse_config({"vault": {"path": "/notes"}}), tmp_path)
+    assert (check.status, check.detail, check.fix) == (
+        "warn",
+        "not indexed yet (vault.path = /notes)",
+        "tenure vault index PATH",
+    )
