@@ -54,8 +54,9 @@ class Plan:
 
     root: Path
     todo: list[FileState]
-    known: set[str]
-    """Paths the index already has (a file in ``todo`` not among them is new)."""
+    known: dict[str, dict[str, Any]]
+    """The index's note states at plan time, by path (a file in ``todo`` not among them is new); the
+    pass holds the writer lock, so they stay current for its batches."""
     unchanged: int
     deleted: list[str]
 
@@ -76,7 +77,7 @@ def plan(root: Path, store: VaultStore, config: VaultConfig, *, full: bool = Fal
             unchanged += 1
         else:
             todo.append(state)
-    return Plan(root, todo, set(states), unchanged, sorted(set(states) - on_disk))
+    return Plan(root, todo, states, unchanged, sorted(set(states) - on_disk))
 
 
 def batches(files: list[FileState], config: VaultConfig) -> list[list[FileState]]:
@@ -111,12 +112,15 @@ def _note_row(item: Note | Unreadable, chunks: int, now: dt.datetime) -> dict[st
 
 
 def index_batch(
-    root: Path, files: list[FileState], known: set[str], store: VaultStore, config: VaultConfig
+    root: Path,
+    files: list[FileState],
+    known: dict[str, dict[str, Any]],
+    store: VaultStore,
+    config: VaultConfig,
 ) -> Report:
     """Read, chunk, embed and write one batch; safe to repeat after a crash or a retry."""
     report = Report()
     now = dt.datetime.now(dt.UTC)
-    states = store.note_states([f.path for f in files])
     items: list[Note | Unreadable] = []
     touched = []
     for state in files:
@@ -124,7 +128,7 @@ def index_batch(
             item = read_note(root, state, config.max_note_bytes)
         except FileNotFoundError:  # deleted since the plan; the next pass removes it
             continue
-        old = states.get(state.path)
+        old = known.get(state.path)
         if old and old["digest"] == item.digest:  # touched, not changed
             report.notes_unchanged += 1
             touched.append({**old, "mtime_ns": item.mtime_ns, "size": item.size})
@@ -195,9 +199,10 @@ def index_batch(
 
 def remove_deleted(plan: Plan, store: VaultStore) -> Report:
     """Forget the files that are gone from disk."""
-    states = store.note_states(plan.deleted)
     store.remove(plan.deleted)
-    return Report(notes_removed=len(plan.deleted), chunks_removed=sum(s["chunks"] for s in states.values()))
+    return Report(
+        notes_removed=len(plan.deleted), chunks_removed=sum(plan.known[p]["chunks"] for p in plan.deleted)
+    )
 
 
 def run_row(plan: Plan, report: Report, *, full: bool, started: dt.datetime) -> dict[str, Any]:

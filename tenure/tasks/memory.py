@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -33,7 +34,12 @@ def plan_pass(root: Path, store: VaultStore, config: VaultConfig, full: bool) ->
     cache_policy=NO_CACHE,
 )
 def index_files(
-    number: int, root: Path, files: list[FileState], known: set[str], store: VaultStore, config: VaultConfig
+    number: int,
+    root: Path,
+    files: list[FileState],
+    known: dict[str, dict[str, Any]],
+    store: VaultStore,
+    config: VaultConfig,
 ) -> Report:
     return index_batch(root, files, known, store, config)
 
