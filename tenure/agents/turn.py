@@ -90,7 +90,12 @@ class TurnDeps:
 
     @property
     def memory_path(self) -> Path:
-        return workspace_dir(self.home, self.config.main_agent, self.config) / "MEMORY.md"
+        return memory_path(self.home, self.config)
+
+
+def memory_path(home: Path, config: TenureConfig) -> Path:
+    """The shared MEMORY.md: the real file in the main workspace (the others link to it)."""
+    return workspace_dir(home, config.main_agent, config) / "MEMORY.md"
 
 
 async def vault_search(
@@ -223,7 +228,7 @@ def instructions(agent: str, config: TenureConfig, home: Path) -> str:
     if not parts:
         parts.append(f"You are {agent.capitalize()}, responsible for {me.role or 'helping the user'}.")
     team = "\n".join(f"- {name}: {a.role}" for name, a in config.agents.items() if name != agent)
-    memory = read_memory(workspace_dir(home, config.main_agent, config) / "MEMORY.md", MEMORY_BUDGET)
+    memory = read_memory(memory_path(home, config), MEMORY_BUDGET)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts += [f"## Your teammates\n{team}", f"## Shared memory (newest first)\n{memory}", f"## Now\n{now}"]
     return "\n\n".join(p.strip() for p in parts)
