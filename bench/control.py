@@ -27,13 +27,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tenure.config import TenureConfig
-    from tenure.control.tasks import Task
+    from tenure.control.task import Task
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/control.py` puts bench/, not the repo root, on sys.path
@@ -60,7 +61,7 @@ ROUTE_OVERHEAD_TARGET_MS = 20.0  # route_task beyond the same ground-truth call(
 SHADOW_RATE_TARGET = 300.0  # shadow evaluations per minute through the flows
 SCORES_QUERY_TARGET_MS = 300.0  # `tenure scores` over 1M score rows
 SHADOW_BATCH = 100
-SHADOW_CONCURRENCY = 4  # tenure.tasks.control.CONCURRENCY: the flow's answer_batch keeps 4 calls in flight
+SHADOW_CONCURRENCY = 4  # tenure.tasks.shadowing.CONCURRENCY: the flow's answer_batch keeps 4 calls in flight
 SEGMENTS = 100
 QUERY_RUNS = 5
 CLASSIFY_INPUT = {"text": "Invoice #4471 due Friday", "labels": ["billing", "spam"]}
@@ -85,7 +86,8 @@ async def routing_benchmark(calls: int, home: Path) -> list[Row]:
 
     from tenure.config import parse_config
     from tenure.control.routing import route_task
-    from tenure.control.tasks import ClassifyOutput, parse_task
+    from tenure.control.task import parse_task
+    from tenure.control.task_types.classify import ClassifyOutput
     from tenure.models import call
     from tenure.store import ScoreLog
     from tests.fakes.llm_server import FakeLLMServer, tool
@@ -163,7 +165,7 @@ async def routing_benchmark(calls: int, home: Path) -> list[Row]:
 
 
 def _classify_tasks(n: int, prefix: str) -> list[Task]:
-    from tenure.control.tasks import parse_task
+    from tenure.control.task import parse_task
 
     return [
         parse_task(
@@ -180,27 +182,23 @@ def _classify_tasks(n: int, prefix: str) -> list[Task]:
 
 async def _direct_batch(batch: list[Task], config: TenureConfig, home: Path) -> int:
     """What one ``shadow_eval`` flow run does, without Prefect: same calls, judge, concurrency and appends."""
-    from tenure.control.shadow import shadow
-    from tenure.store import ScoreLog, new_id
+    from tenure.control.shadow import reference_runs, shadow
+    from tenure.store import RunRow, ScoreLog, ScoreRow
 
     log = ScoreLog(home / "store")
     limit = asyncio.Semaphore(SHADOW_CONCURRENCY)
-    gt_ids = [new_id() for _ in batch]
+    references = reference_runs(batch, "bench")
 
-    async def one(task: Task, gt_run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def one(task: Task, gt_run_id: str) -> tuple[RunRow, list[ScoreRow]]:
         async with limit:
             return await shadow(task, gt_run_id, CANDIDATE, config, home, source="bench", use_llm=False)
 
-    results = await asyncio.gather(*(one(t, g) for t, g in zip(batch, gt_ids, strict=True)))
-    references = [
-        {"run_id": g, "task_id": t.id, "task_type": t.type, "role": "ground_truth", "source": "bench"}
-        for t, g in zip(batch, gt_ids, strict=True)
-    ]
+    results = await asyncio.gather(*(one(t, r.run_id) for t, r in zip(batch, references, strict=True)))
     scores = [s for _, rows in results for s in rows]
     log.append("runs", references)
     log.append("runs", [run for run, _ in results])
     log.append("scores", scores)
-    return sum(s["status"] == "ok" and s["score"] == 1.0 for s in scores)
+    return sum(s.status == "ok" and s.score == 1.0 for s in scores)
 
 
 async def _shadow_runs(tasks: int, home: Path, config_path: Path, fake_url: str) -> dict[str, Any]:
@@ -309,7 +307,7 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tenure.config import TASK_TYPES
+    from tenure.control import task_types
     from tenure.store import SCHEMAS
 
     rng = np.random.default_rng(seed)
@@ -319,7 +317,7 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
     )  # fmt: skip
     exact = {"classify": "label_match", "extract": "field_f1", "format": "format_structure",
              "code_transform": "code_tests"}  # fmt: skip
-    types = np.array(TASK_TYPES)
+    types = np.array(task_types.names())
     directory = root / "scores"
     directory.mkdir(parents=True, exist_ok=True)
     start = datetime(2026, 10, 1, tzinfo=UTC)
@@ -392,23 +390,25 @@ def _glob(root: Path) -> str:
 
 
 def scores_benchmark(rows: int, root: Path) -> list[Row]:
-    """The CLI's scoreboard query over ``rows`` generated scores versus a plain aggregation, compacted too."""
+    """The CLI's scoreboard over ``rows`` generated scores versus a plain aggregation, compacted too."""
+    from tenure.config import TenureConfig
+    from tenure.control.scoreboard import scoreboard
     from tenure.store import ScoreLog
 
-    log = ScoreLog(root)
+    log, config = ScoreLog(root), TenureConfig()
     started = time.perf_counter()
     generate_scores(root, rows, SEGMENTS)
     generate_s = time.perf_counter() - started
     size_mb = sum(p.stat().st_size for p in log.segments("scores")) / 1e6
     variants: dict[str, Callable[[], Any]] = {
-        "scoreboard": lambda: [tuple(r.values()) for r in log.scoreboard()],
+        "scoreboard": lambda: [astuple(r) for r in scoreboard(log, config)],
         "plain": lambda: _plain_query(root),
     }
 
     before = _time_queries(variants, QUERY_RUNS)
-    board = log.scoreboard()
-    total = sum(r["n"] for r in board)
-    failures = sum({(r["model"], r["task_type"]): r["judge_failures"] for r in board}.values())
+    board = scoreboard(log, config)
+    total = sum(r.n for r in board)
+    failures = sum({(r.model, r.task_type): r.judge_failures for r in board}.values())
     started = time.perf_counter()
     report = log.compact("scores")
     compact_s = time.perf_counter() - started
@@ -431,7 +431,7 @@ def scores_benchmark(rows: int, root: Path) -> list[Row]:
             f"(c) tenure scores, {rows:,} rows / {SEGMENTS} segments",
             before["scoreboard"],
             before["plain"],
-            f"ScoreLog.scoreboard(), what `tenure scores` runs; {method}; {len(board)} scoreboard rows, "
+            f"tenure.control.scoreboard.scoreboard(), what `tenure scores` runs; {method}; {len(board)} rows, "
             f"n sums to {total:,}, {failures:,} judge failures; {size_mb:.0f} MB zstd, generated with "
             f"pyarrow in {generate_s:.1f} s",
         ),

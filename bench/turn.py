@@ -4,8 +4,9 @@ Run from the repository root::
 
     .venv/bin/python bench/turn.py [--turns N] [--markdown]
 
-The model is an instant scripted one (pydantic-ai ``FunctionModel`` inside tenure's chain link), so
-the numbers are orchestration only. Each scenario runs the same turn two ways, interleaved in blocks:
+The model is an instant scripted one (pydantic-ai ``FunctionModel`` inside tenure's chain link, handed
+to the turn through ``run_turn(model=…)`` and ``agent_turn(model=…)``), so the numbers are orchestration
+only. Each scenario runs the same turn two ways, interleaved in blocks:
 
 * baseline: ``tenure.agents.turn.run_turn`` called directly, then the turn's row appended to the score
   log (the same work the flow does, minus Prefect);
@@ -37,63 +38,51 @@ from bench.report import Row, context_line, markdown, measure, p90, positive, pr
 LIBRARIES = ("pydantic-ai", "prefect", "pyarrow")
 
 
-def _script(agent, messages, info):
-    """Loki: 'tool' → memory_read then answer; 'dispatch' → ask Kit then answer; else answer at once."""
+def _script(messages, info):
+    """'tool' → memory_read then answer; 'dispatch' → ask Kit (whose prompt is 'answer') then answer."""
     from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 
     prompt = next(p.content for m in messages for p in m.parts if isinstance(p, UserPromptPart))
     answered = any(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
-    if agent == "loki" and not answered and prompt == "tool":
+    if not answered and prompt == "tool":
         return ModelResponse(parts=[ToolCallPart("memory_read", {})])
-    if agent == "loki" and not answered and prompt == "dispatch":
+    if not answered and prompt == "dispatch":
         return ModelResponse(parts=[ToolCallPart("dispatch", {"agent": "kit", "request": "answer"})])
-    return ModelResponse(parts=[TextPart(f"{agent} done")])
-
-
-def _install_scripted_chains() -> None:
-    from pydantic_ai.models.function import FunctionModel
-
-    from tenure.agents import turn
-    from tenure.models.chain import Chain, Link
-
-    def build_chain(name, config, home):
-        agent = next(a for a, c in config.agents.items() if c.chain == name)
-        link = Link(
-            "anthropic:claude-sonnet-4-6", FunctionModel(lambda m, i: _script(agent, m, i)), config.retry
-        )
-        return Chain(name=name, model=link, links=[link])
-
-    turn.build_chain = build_chain
+    return ModelResponse(parts=[TextPart(f"{prompt}: done")])
 
 
 async def _scenarios(turns: int) -> list[Row]:
     from prefect.runtime import flow_run  # noqa: F401  (imported before timing starts)
+    from pydantic_ai.models.function import FunctionModel
 
-    from tenure.agents.turn import run_turn, turn_row
-    from tenure.config import Env, load_config
+    from tenure.agents.turn import run_turn, turn_run
     from tenure.flows.agent_turn import agent_turn
-    from tenure.store import ScoreLog, new_id
+    from tenure.models.chain import Link
+    from tenure.runtime import runtime
+    from tenure.store import new_id
 
-    config, home = load_config(), Env().home.expanduser()
-    log = ScoreLog(home / "store")
+    rt = runtime()
+    model = Link("anthropic:claude-sonnet-4-6", FunctionModel(_script), rt.config.retry)  # instant, scripted
 
     async def dispatcher(agent, request, thread, depth):
         result = await run_turn(
-            agent, request, thread, config=config, home=home, depth=depth, dispatcher=dispatcher
+            agent, request, thread, config=rt.config, home=rt.home, depth=depth, dispatcher=dispatcher, model=model
         )
-        log.append("runs", [turn_row(result, request, new_id())])
+        rt.log.append("runs", [turn_run(result, request, new_id())])
         return result
 
     rows: list[Row] = []
     for label, message in (("answer", "hello"), ("one tool call", "tool"), ("dispatch to Kit", "dispatch")):
 
         async def plain(message: str = message) -> None:
-            result = await run_turn("loki", message, "bench", config=config, home=home, dispatcher=dispatcher)
-            log.append("runs", [turn_row(result, message, new_id())])
+            result = await run_turn(
+                "loki", message, "bench", config=rt.config, home=rt.home, dispatcher=dispatcher, model=model
+            )
+            rt.log.append("runs", [turn_run(result, message, new_id())])
             assert result.outcome == "answered", result.message
 
         async def flow(message: str = message) -> None:
-            result = await agent_turn("loki", message, "bench-flow")
+            result = await agent_turn("loki", message, "bench-flow", model=model)
             assert result.outcome == "answered", result.message
 
         times = await measure({"plain": plain, "flow": flow}, turns)
@@ -122,16 +111,12 @@ def main() -> None:
 
     started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tenure-bench-") as tmp:
-        home, config = Path(tmp) / "home", Path(tmp) / "tenure.toml"
-        config.write_text(
-            '[chains]\nc-loki = ["anthropic:claude-sonnet-4-6"]\nc-kit = ["anthropic:claude-sonnet-4-6"]\n'
-            '[agents.loki]\nchain = "c-loki"\n[agents.kit]\nchain = "c-kit"\n'
-        )
-        os.environ.update(TENURE_HOME=str(home), TENURE_CONFIG=str(config), PREFECT_LOGGING_LEVEL="WARNING")
+        home = Path(tmp) / "home"
+        os.environ.update(TENURE_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+        os.environ.pop("TENURE_CONFIG", None)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         from prefect.testing.utilities import prefect_test_harness
 
-        _install_scripted_chains()
         server_started = time.perf_counter()
         with prefect_test_harness(server_startup_timeout=120):
             server_s = time.perf_counter() - server_started

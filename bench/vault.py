@@ -47,7 +47,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tenure.config import EmbedPrecision
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/vault.py` puts bench/, not the repo root, on sys.path
@@ -56,9 +59,10 @@ if str(ROOT) not in sys.path:  # `python bench/vault.py` puts bench/, not the re
 LIBRARIES = ("lancedb", "pyarrow", "torch", "sentence-transformers", "prefect")
 
 from bench.report import Row, context_line, mark, markdown, positive, print_rich  # noqa: E402
+from tenure.resources import data_path  # noqa: E402
 
-SAMPLE_VAULT = ROOT / "data" / "vault"
-SAMPLE_QUERIES = ROOT / "data" / "vault_queries.jsonl"
+SAMPLE_VAULT = data_path("vault")
+SAMPLE_QUERIES = data_path("vault_queries.jsonl")
 SEED = 20261125
 MODES = ("keyword", "vector", "hybrid")
 CHUNKS_TARGET = 100_000  # search latency is measured over at least this many chunks
@@ -543,20 +547,16 @@ def run_pass(vault: Path, index: Path, label: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def float_model() -> Iterator[None]:
-    """Index and search with the float32 model (the flow and search() use int8): the quality baseline."""
-    import functools
-
-    import tenure.memory.index as index_module
-    import tenure.memory.search as search_module
-    from tenure.memory.embed import embed
-
-    saved = index_module.embed, search_module.embed
-    index_module.embed = search_module.embed = functools.partial(embed, quantized=False)
+def float_model(tmp: Path) -> Iterator[None]:
+    """Index with ``vault.precision = "float32"`` (the default is int8): the quality baseline. search()
+    embeds queries with the embedder that made the index, so it follows."""
+    config = tmp / "float32.toml"
+    config.write_text('[vault]\nprecision = "float32"\n')
+    os.environ["TENURE_CONFIG"] = str(config)
     try:
         yield
     finally:
-        index_module.embed, search_module.embed = saved
+        os.environ.pop("TENURE_CONFIG", None)
 
 
 def _ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
@@ -607,7 +607,7 @@ def quality_benchmark(tmp: Path) -> list[Row]:
     seconds: dict[str, float] = {}
     for model in ("int8", "float32"):
         index = tmp / f"sample-{model}"
-        with float_model() if model == "float32" else contextlib.nullcontext():
+        with float_model(tmp) if model == "float32" else contextlib.nullcontext():
             started = time.perf_counter()
             reports[model] = vault_embed(str(SAMPLE_VAULT), index=str(index))
             seconds[model] = time.perf_counter() - started
@@ -648,9 +648,8 @@ def quality_benchmark(tmp: Path) -> list[Row]:
         Row(
             "(a) vector, float32 model (baseline)",
             result(f32["vector"]),
-            notes=f"{kinds(f32['vector'])}; same flow and search with "
-            "tenure.memory.embed.embed(quantized=False) patched into tenure.memory.index and "
-            f"tenure.memory.search (indexed in {seconds['float32']:.1f} s); "
+            notes=f"{kinds(f32['vector'])}; same flow and search with vault.precision = \"float32\" "
+            f"(indexed in {seconds['float32']:.1f} s); "
             f"int8 − float32 recall@5 {int8['vector']['recall'] - f32['vector']['recall']:+.3f}",
         ),
         Row(
@@ -685,13 +684,13 @@ def chunk_texts(root: Path) -> tuple[list[str], Counter[str], int]:
     return texts, folders, fences
 
 
-def embed_rate(texts: list[str], quantized: bool) -> float:
+def embed_rate(texts: list[str], precision: EmbedPrecision) -> float:
     """Chunks/s of one embed() call over ``texts``, after a warm-up call (the model is loaded by then)."""
     from tenure.memory.embed import embed
 
-    embed(texts[:32], quantized=quantized)
+    embed(texts[:32], precision=precision)
     started = time.perf_counter()
-    embed(texts, quantized=quantized)
+    embed(texts, precision=precision)
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -800,8 +799,8 @@ def ann_benchmark(index: Path, queries: list[str]) -> Row:
         vector = embed([query])[0]
 
         def ann(query: str = query, vector: Any = vector) -> set[tuple[Any, ...]]:
-            rows = store.search("vector", query, vector, 10)  # the index, as search() queries it
-            return {(r["path"], tuple(r["headings"] or ()), r["text"]) for r in rows}
+            matches = store.search("vector", query, vector, 10)  # the index, as search() queries it
+            return {(m.path, tuple(m.headings), m.text) for m in matches}
 
         def exact(vector: Any = vector) -> set[tuple[Any, ...]]:
             q = table.search(vector, query_type="vector").distance_type("cosine").bypass_vector_index()
@@ -845,8 +844,8 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
 
     picked = random.Random(SEED + 1).sample(texts, min(sample, len(texts)))
     mean_chars = statistics.fmean(len(t) for t in picked)
-    int8_rate = embed_rate(picked, quantized=True)
-    f32_rate = embed_rate(picked, quantized=False)
+    int8_rate = embed_rate(picked, "int8")
+    f32_rate = embed_rate(picked, "float32")
     _status(f"(b) raw embed(): int8 {int8_rate:.0f} chunks/s · float32 {f32_rate:.0f} chunks/s")
     rows += [
         Row(
@@ -859,7 +858,7 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
         Row(
             "(b) embed() float32 (baseline)",
             f"{f32_rate:.0f} chunks/s",
-            notes="embed(texts, quantized=False), same texts and method; int8 is "
+            notes="embed(texts, precision=\"float32\"), same texts and method; int8 is "
             f"×{int8_rate / f32_rate:.2f} the float32 rate",
         ),
     ]

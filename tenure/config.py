@@ -25,28 +25,27 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tenure.models.ids import parse_model_id
+from tenure.model_ids import parse_model_id
 from tenure.secrets import parse_secret_ref
 
 __all__ = [
     "DEFAULT_TEAM",
-    "TASK_TYPES",
-    "TOOLS",
+    "TOOL_NAMES",
     "AgentConfig",
     "AgentLimits",
     "ConfigError",
+    "EmbedPrecision",
     "Env",
     "GateConfig",
     "ProviderConfig",
     "RetryPolicy",
+    "TaskTypeConfig",
     "TenureConfig",
     "VaultConfig",
     "load_config",
     "parse_config",
 ]
 
-TaskType = Literal["analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform"]
-TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 DEFAULT_CHAIN = (
     "anthropic:claude-opus-4-6",
     "anthropic:claude-sonnet-4-6",
@@ -68,8 +67,11 @@ def _check_secret_ref(value: str) -> str:
 
 ModelIdStr = Annotated[str, AfterValidator(_check_model_id)]
 SecretRefStr = Annotated[str, AfterValidator(_check_secret_ref)]
-Chain = Annotated[list[ModelIdStr], Field(min_length=1)]
+ModelChain = Annotated[list[ModelIdStr], Field(min_length=1)]
 ChainName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+TaskTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+"""A task type's name; which names exist is the registry's to say (``tenure.control.task_types``)."""
+EmbedPrecision = Literal["int8", "float32"]
 
 
 class Env(BaseSettings):
@@ -78,13 +80,18 @@ class Env(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENURE_", extra="ignore")
 
     home: Path = Path("~/.tenure")
-    """State directory: config, score log, vault index, workspaces."""
+    """State directory: config, score log, vault index, workspaces (``~`` expanded)."""
     config: Path | None = None
     """Config file; defaults to ``tenure.toml`` in ``home``."""
 
+    @field_validator("home", "config")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
     @property
     def config_path(self) -> Path:
-        return (self.config or self.home / "tenure.toml").expanduser()
+        return self.config or self.home / "tenure.toml"
 
 
 class _Strict(BaseModel):
@@ -186,7 +193,7 @@ class TaskTypeConfig(_Strict):
 
 
 ToolName = Literal["vault_search", "memory_read", "memory_append", "dispatch", "route_task"]
-TOOLS: tuple[str, ...] = get_args(ToolName)
+TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
@@ -214,7 +221,10 @@ class AgentConfig(_Strict):
 
 DEFAULT_TEAM: dict[str, AgentConfig] = {
     "loki": AgentConfig(
-        chain="default", role="orchestration, complex reasoning and memory", emoji="🐱", tools=list(TOOLS)
+        chain="default",
+        role="orchestration, complex reasoning and memory",
+        emoji="🐱",
+        tools=list(TOOL_NAMES),
     ),
     "archie": AgentConfig(role="data analysis, statistics and evaluation", emoji="📊"),
     "sara": AgentConfig(role="writing: posts, course material, edits", emoji="✍️"),
@@ -240,6 +250,9 @@ class VaultConfig(_Strict):
     """Chunks embedded and written per batch (one Prefect task each)."""
     ann_min_chunks: Annotated[int, Field(ge=1000)] = 50_000
     """From this many chunks on, vectors get an approximate (IVF-HNSW) index; below it search is exact."""
+    precision: EmbedPrecision = "int8"
+    """The embedder's precision: int8 (about twice the speed, same recall) or float32. Changing it makes
+    the next pass re-embed the whole vault: an index holds vectors of one embedder."""
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> VaultConfig:
@@ -255,14 +268,17 @@ class TenureConfig(_Strict):
 
     providers: Providers = Providers()
     models: dict[ModelIdStr, ModelOptions] = {}
-    chains: dict[ChainName, Chain] = {
+    chains: dict[ChainName, ModelChain] = {
         "default": list(DEFAULT_CHAIN),
         "specialist": list(DEFAULT_CHAIN[1:]),
         "judge": list(DEFAULT_CHAIN),
         "local": ["local:gemma-3-270m"],
     }
     retry: RetryPolicy = RetryPolicy()
-    task_types: dict[TaskType, TaskTypeConfig] = {name: TaskTypeConfig() for name in TASK_TYPES}
+    task_types: dict[TaskTypeName, TaskTypeConfig] = {}
+    """Per task type, how it is served and shadowed; a type with no table uses the defaults."""
+    task_type_modules: list[str] = []
+    """Modules (importable names) defining task types of your own, one ``TASK_TYPE`` each."""
     agents: dict[AgentName, AgentConfig] = DEFAULT_TEAM
     main_agent: str = "loki"
     """The agent whose workspace holds the shared items, and who answers ``tenure ask`` by default."""
@@ -302,10 +318,8 @@ class TenureConfig(_Strict):
     def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
         """Chains and task types in the file add to (or replace one by one) the shipped ones; an agent in
         the file changes only the keys it names (``[agents.kit] chain = "local"`` keeps Kit's role)."""
-        default = {
-            k: v.model_dump() if isinstance(v, BaseModel) else v
-            for k, v in cls.model_fields[info.field_name].default.items()
-        }
+        field = cls.model_fields[str(info.field_name)]
+        default = {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in field.default.items()}
         if not isinstance(value, dict):
             return value
         if info.field_name == "agents":
@@ -314,6 +328,10 @@ class TenureConfig(_Strict):
                 **{k: {**default.get(k, {}), **v} if isinstance(v, dict) else v for k, v in value.items()},
             }
         return {**default, **value}
+
+    def task_type(self, name: str) -> TaskTypeConfig:
+        """The settings of task type ``name`` (its table, or the defaults)."""
+        return self.task_types.get(name) or TaskTypeConfig()
 
     def chain(self, name: str) -> list[str]:
         """The model ids of a named chain."""
@@ -397,10 +415,10 @@ def _describe(err: Any) -> str:
     if kind == "value_error":
         message = str(err["ctx"]["error"])
         return f"{where}: {message}" if where else message
-    if kind == "literal_error" and "[key]" in loc:
-        return f"{where}: unknown task type; expected one of {', '.join(TASK_TYPES)}"
     if kind == "string_pattern_mismatch" and loc[:1] == ("agents",):
         return f"{where}: not an agent name; expected lower-case letters, digits, '-' or '_', at most 32"
+    if kind == "string_pattern_mismatch" and loc[:1] == ("task_types",):
+        return f"{where}: not a task type name; expected lower-case letters, digits or '_'"
     if kind == "string_pattern_mismatch" and loc[:1] == ("chains",):
         return (
             f"{where}: not a chain name; expected letters, digits, '-' or '_' (model ids go inside the list)"

@@ -6,7 +6,6 @@ answers. Only what stops tenure from working at all is a failure.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -17,8 +16,9 @@ from typing import Literal
 
 import httpx
 
-from tenure.config import Env, TenureConfig
-from tenure.models.ids import parse_model_id
+from tenure.config import TenureConfig
+from tenure.control import task_types
+from tenure.model_ids import parse_model_id
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
 from tenure.secrets import SecretError, parse_secret_ref, resolve
 
@@ -37,7 +37,7 @@ class Check:
 
 def _configured_models(config: TenureConfig) -> set[str]:
     ids = {m for chain in config.chains.values() for m in chain}
-    return ids | {m for t in config.task_types.values() for m in t.candidates}
+    return ids | {m for t in task_types.names() for m in config.task_type(t).candidates}
 
 
 def check_keys(config: TenureConfig) -> list[Check]:
@@ -70,7 +70,7 @@ def check_ollama(config: TenureConfig) -> Check:
 
     host = config.providers.ollama.base_url or "http://127.0.0.1:11434"
     try:
-        models = [m.model for m in ollama.Client(host=host, timeout=3).list().models]
+        models = [m.model for m in ollama.Client(host=host, timeout=3).list().models if m.model]
     except Exception as exc:  # connection refused, DNS, timeout: all mean "not reachable"
         return Check(
             "ollama",
@@ -202,18 +202,14 @@ def check_vault(config: TenureConfig, home: Path) -> Check:
     if last is None:
         where = f"vault.path = {config.vault.path}" if config.vault.path else "no vault.path configured"
         return Check("vault index", "warn", f"not indexed yet ({where})", "tenure vault index PATH")
-    when = f"{last['finished_at']:%Y-%m-%d %H:%M} UTC"
-    return Check(
-        "vault index", "ok", f"{store.count_chunks():,} chunks from {last['vault']}, last pass {when}"
-    )
+    when = f"{last.finished_at:%Y-%m-%d %H:%M} UTC"
+    return Check("vault index", "ok", f"{store.count_chunks():,} chunks from {last.vault}, last pass {when}")
 
 
 def run_checks(
-    config: TenureConfig, env: Env, config_detail: str
+    config: TenureConfig, home: Path, config_detail: str
 ) -> list[tuple[str, Callable[[], list[Check]]]]:
     """The checks in display order, each deferred so the CLI can show progress while they run."""
-    home = env.home.expanduser()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return [
         ("config", lambda: [Check("config", "ok", config_detail)]),
         ("keys", lambda: check_keys(config)),

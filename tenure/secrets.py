@@ -152,7 +152,8 @@ def _read_prefect_secret(ref: SecretRef) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        block = Secret.load(ref.target, _sync=True)
+        # async_dispatch runs the sync path on _sync=True even inside an event loop; its typing hides it
+        block = Secret.load(ref.target, _sync=True)  # pyright: ignore[reportCallIssue]
     except (
         Exception
     ) as exc:  # Prefect raises ValueError for a missing block and httpx errors when unreachable

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tenure.resources import data_path
+
 pytestmark = pytest.mark.slow
 
 
@@ -156,7 +158,7 @@ def test_route_refuses_an_unknown_task_type(tmp_path: Path):
     task_file.write_text('{"text": "x"}')
     run = tenure("route", "translate", "--input", str(task_file), home=tmp_path / "home")
     assert run.returncode == 2
-    assert "unknown task type 'translate'; expected one of classify, extract, format" in run.stderr
+    assert "unknown task type 'translate'; expected one of analyze, classify, code_transform" in run.stderr
 
 
 def test_backtest_with_an_empty_archive_says_what_to_do(tmp_path: Path):
@@ -165,7 +167,7 @@ def test_backtest_with_an_empty_archive_says_what_to_do(tmp_path: Path):
     assert "no archived classify ground truth yet: route some tasks first" in run.stdout
 
 
-SAMPLE = Path(__file__).parents[1] / "data" / "vault"
+SAMPLE = data_path("vault")
 
 
 def test_vault_index_search_and_status_on_a_small_vault(tmp_path: Path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tenure.config import DEFAULT_CHAIN, ConfigError, Env, TenureConfig, load_config
+from tenure.runtime import runtime
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
@@ -70,10 +71,16 @@ def test_wrong_type_and_out_of_range(tmp_path: Path):
     ]
 
 
-def test_unknown_task_type(tmp_path: Path):
-    assert problems(tmp_path, '[task_types.translate]\ncandidates = ["ollama:qwen2.5:latest"]\n') == [
-        "task_types.translate: unknown task type; expected one of analyze, classify, extract, format, "
-        "summarize, rag_synthesis, code_transform"
+def test_unknown_task_type_is_refused_with_the_registered_ones(monkeypatch, tmp_path: Path):
+    path = tmp_path / "tenure.toml"
+    path.write_text('[task_types.translate]\ncandidates = ["ollama:qwen2.5:latest"]\n')
+    monkeypatch.setenv("TENURE_CONFIG", str(path))
+    with pytest.raises(ConfigError) as failure:
+        runtime()  # the task-type registry checks the tables every entry point starts from
+    assert failure.value.path == path
+    assert failure.value.problems == [
+        "task_types.translate: unknown task type; expected one of analyze, classify, code_transform, "
+        "extract, format, rag_synthesis, summarize"
     ]
 
 

@@ -12,7 +12,7 @@ from prefect.states import Failed
 
 from tenure.flows.ask import ask
 from tenure.models import Attempt, CallFailed, CallResult
-from tenure.tasks.models import _outage
+from tenure.tasks.calls import is_outage
 from tests.fakes.llm_server import FakeLLMServer, ok
 
 pytestmark = pytest.mark.slow
@@ -78,5 +78,5 @@ def test_task_retries_only_a_provider_outage(attempts: list[Attempt], retried: b
         "chain:default: every model failed", CallResult(requested="chain:default", served_by=None)
     )
     failure.result.attempts.extend(attempts)
-    assert _outage(None, None, Failed(data=failure)) is retried
-    assert _outage(None, None, Failed(data=ValueError("bad config"))) is False
+    assert is_outage(None, None, Failed(data=failure)) is retried
+    assert is_outage(None, None, Failed(data=ValueError("bad config"))) is False

@@ -1,9 +1,9 @@
 """One agent turn: persona and shared memory as instructions, the thread's history, tools, limits.
 
-``run_turn`` is plain pydantic-ai: an ``Agent`` on the agent's fallback chain with the tools its
-config allows. It carries pydantic-ai's ``PrefectDurability`` capability, so inside the
-``agent_turn`` flow every model request and tool call is a Prefect task (visible, retried, and
-reused when a failed flow run is retried); outside a flow it runs as is. Limits are pydantic-ai's
+``run_turn`` is plain pydantic-ai: an ``Agent`` on the agent's fallback chain (or a model handed in)
+with the tools its config allows. It knows nothing of Prefect: the ``agent_turn`` flow hands it
+pydantic-ai's ``PrefectDurability`` capability, so there every model request and tool call is a Prefect
+task (visible, retried, and reused when a failed flow run is retried). Limits are pydantic-ai's
 ``UsageLimits`` (requests, tool calls, tokens, and dollars priced from tenure's table); a turn that
 reaches one stops with a message naming the limit and its config key, not a trace.
 """
@@ -11,30 +11,30 @@ reaches one stops with a message naming the limit and its config key, not a trac
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from pydantic_ai import Agent, ModelRetry, RunContext, Tool, UsageLimits
-from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
+from pydantic_ai import Agent, CostNotFoundWarning, ModelRetry, RunContext, Tool, UsageLimits
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import FallbackExceptionGroup, ModelAPIError, UsageLimitExceeded
-from pydantic_ai.usage import CostNotFoundWarning
+from pydantic_ai.models import Model
 
 from tenure.agents.memory import append_entry, read_memory
 from tenure.agents.workspace import init_workspaces, workspace_dir
-from tenure.config import TASK_TYPES, TenureConfig
-from tenure.models import ChainUnavailable, build_chain
+from tenure.config import TenureConfig
+from tenure.models import ChainUnavailable, Skip, build_chain
 from tenure.models.call import call_record
-from tenure.models.record import recording
+from tenure.models.result import recording
+from tenure.store import RunRow
 from tenure.store.threads import ThreadStore
 
-__all__ = ["ToolCall", "TurnDeps", "TurnResult", "run_turn", "turn_row"]
+__all__ = ["TOOLBOX", "Dispatcher", "ToolCall", "TurnDeps", "TurnResult", "run_turn", "turn_run"]
 
 MEMORY_BUDGET = 6000
 """Characters of MEMORY.md (newest entries first) in a turn's instructions."""
@@ -46,13 +46,16 @@ class ToolCall(BaseModel):
     detail: str
 
 
+Outcome = Literal["answered", "limit", "failed"]
+
+
 class TurnResult(BaseModel):
     """What a turn did: the answer, who served it, what it cost, which tools it used, how it ended."""
 
     agent: str
     thread: str
     answer: str
-    outcome: Literal["answered", "limit", "failed"]
+    outcome: Outcome
     message: str | None = None
     """Why a turn stopped early or failed, in words for the user."""
     served_by: list[str] = []
@@ -164,20 +167,20 @@ async def dispatch(ctx: RunContext[TurnDeps], agent: str, request: str) -> str:
         agent: the teammate's name.
         request: everything they need to know to answer, in one message.
     """
-    deps = ctx.deps
+    deps, dispatcher = ctx.deps, ctx.deps.dispatcher
     team = [a for a in deps.config.agents if a != deps.agent]
     if agent == deps.agent:
         refusal = "you cannot dispatch to yourself; answer it yourself"
     elif agent not in deps.config.agents:
         refusal = f"there is no agent named {agent!r}; the team: {', '.join(team)}"
-    elif deps.depth >= deps.config.max_dispatch_depth or deps.dispatcher is None:
+    elif deps.depth >= deps.config.max_dispatch_depth or dispatcher is None:
         refusal = f"dispatch depth {deps.config.max_dispatch_depth} reached; answer with what you have"
     else:
         refusal = None
-    if refusal:
+    if refusal or dispatcher is None:
         deps.note("dispatch", False, f"{agent}: {refusal}")
         return f"Not dispatched: {refusal}."
-    result = await deps.dispatcher(agent, request, deps.thread, deps.depth + 1)
+    result = await dispatcher(agent, request, deps.thread, deps.depth + 1)
     deps.dispatched.append(result)
     deps.note("dispatch", result.outcome == "answered", f"{agent}: {result.outcome}")
     if result.outcome != "answered":
@@ -189,15 +192,14 @@ async def route_task(ctx: RunContext[TurnDeps], task_type: str, task_input: dict
     """Send a commodity task to the control plane, which answers it with the cheapest proven model.
 
     Args:
-        task_type: one of analyze, classify, extract, format, summarize, rag_synthesis, code_transform.
+        task_type: a task type of the control plane, e.g. classify, extract, format, summarize,
+            analyze, rag_synthesis or code_transform.
         task_input: the task's input fields as the type defines them (e.g. classify: text and labels).
     """
     from tenure.control.routing import RoutingFailed
     from tenure.control.routing import route_task as route
-    from tenure.control.tasks import TaskError, parse_task
+    from tenure.control.task import TaskError, parse_task
 
-    if task_type not in TASK_TYPES:
-        raise ModelRetry(f"unknown task type {task_type!r}; expected one of {', '.join(TASK_TYPES)}")
     try:
         task = parse_task(task_input, task_type=task_type)
         routed = await route(task, ctx.deps.config, ctx.deps.home)
@@ -210,7 +212,7 @@ async def route_task(ctx: RunContext[TurnDeps], task_type: str, task_input: dict
     return routed.output
 
 
-TOOLS: dict[str, Tool[TurnDeps]] = {
+TOOLBOX: dict[str, Tool[TurnDeps]] = {
     "vault_search": Tool(vault_search),
     "memory_read": Tool(memory_read),
     "memory_append": Tool(memory_append),
@@ -234,21 +236,19 @@ def instructions(agent: str, config: TenureConfig, home: Path) -> str:
     return "\n\n".join(p.strip() for p in parts)
 
 
-_TASK = TaskConfig(retries=2, retry_delay_seconds=[5.0, 30.0])
-
-
-def build_agent(agent: str, config: TenureConfig, home: Path) -> tuple[Agent[TurnDeps, str], Any]:
-    """The pydantic-ai agent for ``agent``: its chain, its allowed tools, durable under Prefect."""
-    chain = build_chain(config.agents[agent].chain, config, home)
-    pydantic_agent = Agent(
-        chain.model,
+def build_agent(
+    agent: str, model: Model, config: TenureConfig, capabilities: Sequence[AbstractCapability[TurnDeps]] = ()
+) -> Agent[TurnDeps, str]:
+    """The pydantic-ai agent for ``agent``: ``model``, its allowed tools, and the capabilities handed in
+    (the flow's durability)."""
+    return Agent(
+        model,
         name=agent,
         deps_type=TurnDeps,
         output_type=str,
-        tools=[TOOLS[t] for t in config.agents[agent].tools],
-        capabilities=[PrefectDurability(model_task_config=_TASK, tool_task_config=_TASK)],
+        tools=[TOOLBOX[t] for t in config.agents[agent].tools],
+        capabilities=list(capabilities),
     )
-    return pydantic_agent, chain
 
 
 def _limits(agent: str, config: TenureConfig) -> UsageLimits:
@@ -280,8 +280,13 @@ async def run_turn(
     home: Path,
     depth: int = 0,
     dispatcher: Dispatcher | None = None,
+    model: Model | None = None,
+    capabilities: Sequence[AbstractCapability[TurnDeps]] = (),
 ) -> TurnResult:
-    """Answer ``message`` as ``agent`` in ``thread``; the thread's history is loaded and saved."""
+    """Answer ``message`` as ``agent`` in ``thread``; the thread's history is loaded and saved.
+
+    ``model`` answers instead of the agent's chain (a scripted model in tests and benchmarks);
+    ``capabilities`` are added to the pydantic-ai agent (the flow passes its durability)."""
     if agent not in config.agents:
         raise ValueError(f"no agent named {agent!r}; the team: {', '.join(config.agents)}")
     if not message.strip():
@@ -292,14 +297,16 @@ async def run_turn(
     history = threads.load(agent, thread)
     deps = TurnDeps(agent, thread, depth, home, config, dispatcher)
     started = time.perf_counter()
-    outcome, answer, problem, run, skipped = "answered", "", None, None, []
+    outcome: Outcome = "answered"
+    answer, problem, run, skipped = "", None, None, list[Skip]()
     with recording() as attempts, warnings.catch_warnings():
         # a model missing from the pricing table is not counted against max_usd; its cost shows as unknown
         warnings.simplefilter("ignore", CostNotFoundWarning)
         try:
-            pydantic_agent, chain = build_agent(agent, config, home)
-            skipped = chain.skipped
-            run = await pydantic_agent.run(
+            if model is None:
+                chain = build_chain(config.agents[agent].chain, config, home)
+                model, skipped = chain.model, chain.skipped
+            run = await build_agent(agent, model, config, capabilities).run(
                 message,
                 deps=deps,
                 message_history=history,
@@ -321,7 +328,7 @@ async def run_turn(
         agent=agent,
         thread=thread,
         answer=answer,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         message=problem,
         served_by=served,
         skipped=[f"{s.model}: {s.reason}" for s in skipped],
@@ -340,27 +347,24 @@ async def run_turn(
     )
 
 
-def turn_row(result: TurnResult, message: str, run_id: str) -> dict[str, Any]:
+def turn_run(result: TurnResult, message: str, run_id: str) -> RunRow:
     """The turn as a ``runs`` row of the score log (task_type ``agent_turn``), analysable in DuckDB."""
     record = result.model_dump(mode="json", exclude={"answer", "dispatched"})
     record["dispatched"] = [d.agent for d in result.dispatched]
-    return {
-        "run_id": run_id,
-        "task_id": result.thread,
-        "task_type": "agent_turn",
-        "role": result.agent,
-        "source": "turn",
-        "model": f"agent:{result.agent}",
-        "served_by": result.served_by[-1] if result.served_by else None,
-        "gt_run_id": None,
-        "input": json.dumps(message, ensure_ascii=False),
-        "output": json.dumps(result.answer, ensure_ascii=False),
-        "reference": None,
-        "record": json.dumps(record, ensure_ascii=False),
-        "trace_id": None,
-        "cost_usd": result.cost_usd,
-        "latency_ms": result.latency_ms,
-        "input_tokens": result.input_tokens,
-        "output_tokens": result.output_tokens,
-        "error": result.message if result.outcome != "answered" else None,
-    }
+    return RunRow(
+        run_id=run_id,
+        task_id=result.thread,
+        task_type="agent_turn",
+        role=result.agent,
+        source="turn",
+        model=f"agent:{result.agent}",
+        served_by=result.served_by[-1] if result.served_by else None,
+        input=message,
+        output=result.answer,
+        record=record,
+        cost_usd=result.cost_usd,
+        latency_ms=result.latency_ms,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        error=result.message if result.outcome != "answered" else None,
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from tenure.config import TenureConfig
+from tenure.resources import data_path
 
 __all__ = [
     "SHARED",
@@ -29,7 +30,7 @@ __all__ = [
 
 SHARED = ("MEMORY.md", "projects", "content", "skills", "scripts")
 PERSONA = ("SOUL.md", "AGENTS.md")
-TEMPLATES = Path(__file__).resolve().parents[2] / "data" / "agents"
+TEMPLATES = data_path("agents")
 MEMORY_HEADER = "# MEMORY\n\nShared long-term memory of the team: dated entries, appended by the agents.\n"
 
 Status = Literal["ok", "missing", "broken", "wrong", "blocked"]

@@ -1,4 +1,4 @@
-"""The golden task set (``data/golden/<type>.jsonl``): realistic tasks with reference answers."""
+"""The golden task set (``tenure/data/golden/<type>.jsonl``): realistic tasks with reference answers."""
 
 from __future__ import annotations
 
@@ -7,21 +7,28 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tenure.control.tasks import TASK_TYPES, Task, TaskError, get_type, parse_task
+from tenure.config import TenureConfig
+from tenure.control import task_types
+from tenure.control.judges import has_instruction_model
+from tenure.control.task import Task, TaskError, parse_task
+from tenure.resources import data_path
 
-__all__ = ["GOLDEN_DIR", "load_golden", "shots_for"]
+__all__ = ["GOLDEN_DIR", "ground_truth_source", "load_golden", "shots_for"]
 
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / "data" / "golden"
+GOLDEN_DIR = data_path("golden")
 
 
 def load_golden(
     types: list[str] | None = None, limit: int | None = None, root: Path = GOLDEN_DIR
 ) -> list[Task]:
-    """Tasks of the given types (all by default), at most ``limit`` per type, in file order."""
+    """Tasks of the given types (every type with a golden file by default), at most ``limit`` per type,
+    in file order."""
     tasks: list[Task] = []
-    for name in types or list(TASK_TYPES):
-        get_type(name)
+    for name in types or [t for t in task_types.names() if (root / f"{t}.jsonl").exists()]:
+        task_types.get(name)
         path = root / f"{name}.jsonl"
+        if not path.exists():
+            raise TaskError(f"no golden tasks for '{name}': {path} does not exist")
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         for number, line in enumerate(lines[:limit] if limit else lines, start=1):
             try:
@@ -40,16 +47,15 @@ SHOT_BUDGET_CHARS = 2400
 
 def shots_for(task: Task, k: int = 2) -> list[tuple[dict[str, Any], Any]]:
     """Up to ``k`` solved golden tasks to show a base model before ``task``: same type, never the task
-    itself, the closest in kind first (same label set, same target format), short ones preferred."""
+    itself, the closest in kind first (the type's ``similar`` fields equal), short ones preferred."""
     try:
         pool = [g for g in _golden_of(task.type) if g.id != task.id]
     except (OSError, TaskError):
         return []
+    similar = task.kind.similar
 
     def likeness(g: Task) -> tuple[int, int]:
-        same = {k: v for k, v in g.input.items() if k in ("labels", "target", "fields")} == {
-            k: v for k, v in task.input.items() if k in ("labels", "target", "fields")
-        }
+        same = all(g.input.get(key) == task.input.get(key) for key in similar)
         return (0 if same else 1, len(json.dumps(g.input)) + len(json.dumps(g.reference)))
 
     chosen, used = [], 0
@@ -65,3 +71,12 @@ def shots_for(task: Task, k: int = 2) -> list[tuple[dict[str, Any], Any]]:
 @cache
 def _golden_of(task_type: str) -> tuple[Task, ...]:
     return tuple(load_golden([task_type]))
+
+
+def ground_truth_source(config: TenureConfig, home: Path, task_type: str, *, replay: bool = False) -> str:
+    """Where a golden run of ``task_type`` takes its ground truth: ``"chain"`` (its ground-truth chain,
+    asked live) when that chain has a reachable instruction model and ``replay`` is off, else
+    ``"reference"`` (the golden references, replayed: no keys, no calls)."""
+    if replay or not has_instruction_model(config, home, config.task_type(task_type).ground_truth):
+        return "reference"
+    return "chain"

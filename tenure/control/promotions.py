@@ -1,50 +1,36 @@
 """Promotion events: what the gates decided (and what the user overrode), and the state they add up to.
 
-Events are appended to the score log (``events``) and never edited: the promotion state of a task type is
-its latest promote/demote event, so it can be rebuilt, audited and explained at any time. A ``promoted``
-model pinned in ``tenure.toml`` applies until the first event for its type.
-
-Evidence: the type's primary judge only, never pooled across judge kinds (deterministic where the type
-has one, else the LLM judge; the offline heuristic judge is a stand-in for display and never promotes).
-Shadow scores feed the promotion gate; canary scores since the promotion feed the drift detector.
-Checking the sufficient statistics (sum, count) on a schedule is valid for the sequential gate: its
-guarantee holds at every time, so at any subset of times.
+Events are appended to the score log (``events``) and never edited: the promotion state of a task type
+is its latest promote/demote event, so it can be rebuilt, audited and explained at any time. A
+``promoted`` model pinned in ``tenure.toml`` applies until the first event for its type. What counts as
+evidence, and what the gate says on it, is ``tenure.control.evidence``'s; ``review`` turns that and the
+current state into the events due now, which ``promotion_check`` records and ``tenure scores`` shows.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
-from tenure.control.gates import Decision, gate_from_settings, make_drift_detector
-from tenure.control.tasks import TASK_TYPES
-from tenure.store import ScoreLog, new_id
+from tenure.config import TenureConfig
+from tenure.control import task_types
+from tenure.control.evidence import Reading, canary_readings, shadow_readings
+from tenure.control.gates import Decision
+from tenure.model_ids import parse_model_id
+from tenure.store import EventRow, ScoreLog
 
-if TYPE_CHECKING:
-    from tenure.config import TenureConfig
+__all__ = ["Event", "Review", "State", "current_state", "on_event", "override", "record_events", "review"]
 
-__all__ = ["Event", "State", "check", "current_state", "on_event", "record"]
-
-EVIDENCE_SQL = """
-    WITH demoted AS (
-        SELECT task_type, model, max(ts) AS since FROM events WHERE action = 'demote' GROUP BY ALL
-    )
-    SELECT s.candidate, s.task_type, s.judge, s.judge_kind, count(*), sum(s.score)
-    FROM scores s LEFT JOIN demoted d ON d.task_type = s.task_type AND d.model = s.candidate
-    WHERE s.status = 'ok' AND s.source <> 'canary' AND (d.since IS NULL OR s.ts > d.since)
-    GROUP BY ALL ORDER BY s.task_type, s.candidate, s.judge
-"""
-"""Shadow evidence per model × type × judge; a demoted model starts again from its demotion."""
+Action = Literal["promote", "demote", "reject"]
 
 
 @dataclass(frozen=True)
 class Event:
     task_type: str
     model: str
-    action: str
-    """promote | demote | reject"""
+    action: Action
     actor: str
     """gate | drift | user:NAME"""
     reason: str
@@ -55,38 +41,36 @@ class Event:
 class State:
     promoted: dict[str, str | None]
     """Per task type, the model answering it (None: the ground truth answers)."""
-    promoted_at: dict[str, Any]
+    promoted_at: dict[str, datetime]
     rejected: set[tuple[str, str]]
     """(task type, model) pairs a gate rejected: no longer shadowed."""
+
+    def candidates(self, config: TenureConfig, task_type: str) -> list[str]:
+        """The configured candidates of ``task_type`` still shadowed (a rejected one is not)."""
+        return [c for c in config.task_type(task_type).candidates if (task_type, c) not in self.rejected]
+
+    def since_promotion(self) -> dict[str, tuple[str, datetime]]:
+        """Task type → (promoted model, when), for the types a recorded event promoted."""
+        return {t: (m, self.promoted_at[t]) for t, m in self.promoted.items() if m and t in self.promoted_at}
 
 
 _hooks: list[Callable[[Event], None]] = []
 
 
 def on_event(hook: Callable[[Event], None]) -> Callable[[], None]:
-    """Register a callable run for every recorded event (the Telegram channel uses this); returns a
-    function that unregisters it."""
+    """Register a callable run for every recorded event in this process; returns a function that
+    unregisters it."""
     _hooks.append(hook)
     return lambda: _hooks.remove(hook)
 
 
-def record(log: ScoreLog, events: list[Event]) -> None:
+def record_events(log: ScoreLog, events: list[Event]) -> None:
     """Append events as one segment, then tell every hook."""
     log.append(
         "events",
-        [
-            {
-                "event_id": new_id(),
-                "task_type": e.task_type,
-                "model": e.model,
-                "action": e.action,
-                "actor": e.actor,
-                "reason": e.reason,
-                "evidence": json.dumps(e.evidence, default=str),
-            }
-            for e in events
-        ],
-    )
+        [EventRow(task_type=e.task_type, model=e.model, action=e.action, actor=e.actor, reason=e.reason,
+                  evidence=e.evidence) for e in events],
+    )  # fmt: skip
     for event in events:
         for hook in _hooks:
             hook(event)
@@ -94,24 +78,31 @@ def record(log: ScoreLog, events: list[Event]) -> None:
 
 def current_state(log: ScoreLog, config: TenureConfig) -> State:
     """Promotion state from the events (config pins where a type has none)."""
-    promoted = {t: s.promoted for t, s in config.task_types.items()}
-    promoted_at: dict[str, Any] = {}
+    promoted = {t: config.task_type(t).promoted for t in (*task_types.names(), *config.task_types)}
+    promoted_at: dict[str, datetime] = {}
     rejected: set[tuple[str, str]] = set()
-    for event in log.rows("events"):
-        task_type, model, action, ts = event["task_type"], event["model"], event["action"], event["ts"]
-        if action == "promote":
-            promoted[task_type], promoted_at[task_type] = model, ts
+    for event in log.events():
+        task_type, model, ts = event.task_type, event.model, event.ts
+        if event.action == "promote":
+            promoted[task_type] = model
+            if ts is not None:
+                promoted_at[task_type] = ts
             rejected.discard((task_type, model))
-        elif action == "demote" and promoted.get(task_type) == model:
+        elif event.action == "demote" and promoted.get(task_type) == model:
             promoted[task_type] = None
             promoted_at.pop(task_type, None)
-        elif action == "reject":
+        elif event.action == "reject":
             rejected.add((task_type, model))
     return State(promoted, promoted_at, rejected)
 
 
-def _primary_judge_kind(task_type: str) -> str:
-    return "deterministic" if TASK_TYPES[task_type].judge else "llm"
+def override(log: ScoreLog, action: Action, model: str, task_type: str, user: str) -> Event:
+    """Record a manual promote / demote / reject by ``user`` (``tenure promote`` and friends)."""
+    task_types.get(task_type)
+    parse_model_id(model)
+    event = Event(task_type, model, action, f"user:{user}", f"manual {action} by {user}", {})
+    record_events(log, [event])
+    return event
 
 
 def _evidence(decision: Decision, judge: str) -> dict[str, Any]:
@@ -125,41 +116,62 @@ def _evidence(decision: Decision, judge: str) -> dict[str, Any]:
     }
 
 
-def check(log: ScoreLog, config: TenureConfig) -> list[Event]:
-    """New events the evidence calls for now: promotions and rejections of candidates, and demotions of
-    promoted models whose canaries drifted below the bar."""
+@dataclass(frozen=True)
+class Review:
+    """The evidence read by the rules, the promotion state, and the events due now."""
+
+    state: State
+    readings: list[Reading]
+    """Every shadow stream (evidence or shown only)."""
+    canaries: list[Reading]
+    """The drift test of each promoted model."""
+    due: list[tuple[Reading, Event]] = field(default_factory=list)
+    """The events the evidence calls for now, each with the reading that calls for it."""
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, event in self.due]
+
+    def event_for(self, reading: Reading) -> Event | None:
+        return next((event for r, event in self.due if r is reading), None)
+
+
+def review(log: ScoreLog, config: TenureConfig) -> Review:
+    """What the evidence calls for now: promotions and rejections of candidates (one promotion per type
+    per review), and demotions of promoted models whose canaries drifted below the bar."""
     state = current_state(log, config)
-    events: list[Event] = []
-    _, rows = log.query(EVIDENCE_SQL)
-    for model, task_type, judge, kind, n, total in rows:
-        settings = config.task_types.get(task_type)
-        if settings is None or kind != _primary_judge_kind(task_type):
+    readings = shadow_readings(log, config)
+    canaries = canary_readings(log, config, state.since_promotion())
+    due: list[tuple[Reading, Event]] = []
+    promoting: dict[str, str] = {}
+    for reading in readings:
+        s, decision = reading.stream, reading.decision
+        if decision is None or decision.action not in ("promote", "reject"):
             continue
-        if state.promoted.get(task_type) is not None or (task_type, model) in state.rejected:
+        if (
+            state.promoted.get(s.task_type)
+            or s.task_type in promoting
+            or (s.task_type, s.model) in state.rejected
+        ):
             continue
-        decision = gate_from_settings(settings.gate).assess(total, n)
-        if decision.action in ("promote", "reject"):
-            reason = f"{decision.policy} gate on {n} {judge} scores (mean {decision.mean:.3f})"
-            events.append(
-                Event(task_type, model, decision.action, "gate", reason, _evidence(decision, judge))
-            )
-            if decision.action == "promote":
-                state.promoted[task_type] = model  # one promotion per type per check
-    for task_type, model in state.promoted.items():
-        since = state.promoted_at.get(task_type)
-        if model is None or since is None:
-            continue
-        _, canary = log.query(
-            "SELECT judge, count(*), sum(score) FROM scores WHERE status = 'ok' AND source = 'canary' "
-            "AND task_type = ? AND candidate = ? AND judge_kind = ? AND ts > ? GROUP BY judge",
-            [task_type, model, _primary_judge_kind(task_type), since],
+        reason = f"{decision.policy} gate on {s.n} {s.judge} scores (mean {decision.mean:.3f})"
+        action: Action = "promote" if decision.action == "promote" else "reject"
+        due.append(
+            (reading, Event(s.task_type, s.model, action, "gate", reason, _evidence(decision, s.judge)))
         )
-        bar = config.task_types[task_type].gate.bar  # type: ignore[index]
-        for judge, n, total in canary:
-            decision = make_drift_detector(bar=bar).assess(total, n)
-            if decision.action == "demote":
-                reason = (
-                    f"canary drift: {n} {judge} scores since promotion, mean {decision.mean:.3f} < bar {bar}"
+        if action == "promote":
+            promoting[s.task_type] = s.model
+    for reading in canaries:
+        s, decision = reading.stream, reading.decision
+        if decision is not None and decision.action == "demote":
+            bar = decision.params["bar"]
+            reason = (
+                f"canary drift: {s.n} {s.judge} scores since promotion, mean {decision.mean:.3f} < bar {bar}"
+            )
+            due.append(
+                (
+                    reading,
+                    Event(s.task_type, s.model, "demote", "drift", reason, _evidence(decision, s.judge)),
                 )
-                events.append(Event(task_type, model, "demote", "drift", reason, _evidence(decision, judge)))
-    return events
+            )
+    return Review(state, readings, canaries, due)

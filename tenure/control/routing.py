@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+from tenure.config import TenureConfig
+from tenure.control.answer import answer
 from tenure.control.promotions import current_state
-from tenure.control.shadow import answer, run_row
-from tenure.control.tasks import Task
+from tenure.control.shadow import answer_run
+from tenure.control.task import Task
+from tenure.models import CallResult
 from tenure.store import ScoreLog
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from tenure.config import TenureConfig
-    from tenure.models import CallResult
 
 __all__ = ["Routed", "RoutingFailed", "route_task"]
 
@@ -55,22 +53,22 @@ async def route_task(
     to be checked against the ground truth (if it fails, the ground truth answers instead). Otherwise the
     type's ground-truth chain answers and the configured candidates are queued to shadow it.
     """
-    settings = config.task_types[task.type]  # type: ignore[index]
-    log = log or ScoreLog(home / "store")
+    settings = config.task_type(task.type)
+    log = log or ScoreLog.for_home(home)
     state = current_state(log, config)
     promoted = state.promoted.get(task.type)
     if promoted:
         got = await answer(task, promoted, config, home)
         if got.error is None and got.result is not None:
             canary = (rng or random).random() < settings.canary_rate
-            row = run_row(task, "canary" if canary else "promoted", "live", promoted, got)
+            row = answer_run(task, "canary" if canary else "promoted", "live", promoted, got)
             log.append("runs", [row])
             queued = [f"ground truth ({settings.ground_truth}) as canary"] if canary else []
-            return Routed(got.output, got.result.served_by, row["run_id"], got.result, queued)
+            return Routed(got.output, got.result.served_by, row.run_id, got.result, queued)
     got = await answer(task, settings.ground_truth, config, home)
     if got.error is not None or got.result is None:
         raise RoutingFailed(got.error or "no answer")
-    row = run_row(task, "ground_truth", "live", settings.ground_truth, got)
+    row = answer_run(task, "ground_truth", "live", settings.ground_truth, got)
     log.append("runs", [row])
-    queued = [c for c in settings.candidates if (task.type, c) not in state.rejected]
-    return Routed(got.output, got.result.served_by, row["run_id"], got.result, queued)
+    queued = state.candidates(config, task.type)
+    return Routed(got.output, got.result.served_by, row.run_id, got.result, queued)

@@ -1,35 +1,53 @@
 """``agent_turn``: one agent answering one message in a thread, as a flow run in the Prefect UI.
 
-The turn's model requests and tool calls are its tasks (pydantic-ai's Prefect durability); a
-dispatch to a teammate is that teammate's ``agent_turn`` as a subflow; the turn's record lands in
-the score log's ``runs`` (``task_type = 'agent_turn'``).
+The turn's model requests and tool calls are its tasks (pydantic-ai's Prefect durability, handed to the
+turn here); a dispatch to a teammate is that teammate's ``agent_turn`` as a subflow; the turn's record
+lands in the score log's ``runs`` (``task_type = 'agent_turn'``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
 
-from tenure.agents.turn import TurnResult, run_turn, turn_row
-from tenure.config import Env, load_config
-from tenure.tasks.control import append_rows
+from tenure.agents.turn import TurnResult, run_turn, turn_run
+from tenure.runtime import runtime
+from tenure.tasks.shadowing import append_rows
 
 __all__ = ["agent_turn"]
 
+_RETRIED = TaskConfig(retries=2, retry_delay_seconds=[5.0, 30.0])
+"""Each model request and tool call is a task run, retried twice, 5 s and 30 s apart."""
+
 
 @flow(name="agent_turn", flow_run_name="agent_turn/{agent}/{thread}")
-async def agent_turn(agent: str, message: str, thread: str = "cli", depth: int = 0) -> TurnResult:
-    """Answer ``message`` as ``agent``; ``depth`` counts the dispatches that led here (0 for the user)."""
+async def agent_turn(
+    agent: str, message: str, thread: str = "cli", depth: int = 0, model: Any = None
+) -> TurnResult:
+    """Answer ``message`` as ``agent``; ``depth`` counts the dispatches that led here (0 for the user).
+
+    ``model`` (in-process callers only: a pydantic-ai model) answers instead of the agents' chains, in
+    this turn and the turns it dispatches."""
+    rt = runtime()
+
+    async def dispatch(to: str, request: str, in_thread: str, at_depth: int) -> TurnResult:
+        return await agent_turn(to, request, in_thread, at_depth, model)
+
     result = await run_turn(
         agent,
         message,
         thread,
-        config=load_config(),
-        home=Env().home.expanduser(),
+        config=rt.config,
+        home=rt.home,
         depth=depth,
-        dispatcher=_dispatch,
+        dispatcher=dispatch,
+        model=model,
+        capabilities=[PrefectDurability(model_task_config=_RETRIED, tool_task_config=_RETRIED)],
     )
-    append_rows("runs", [turn_row(result, message, run_id=str(flow_run.get_id() or ""))])
+    append_rows("runs", [turn_run(result, message, run_id=str(flow_run.get_id() or ""))])
     logger = get_run_logger()
     logger.info(
         "%s %s: served by %s, %d request(s), %d tool call(s), $%.6f",
@@ -43,7 +61,3 @@ async def agent_turn(agent: str, message: str, thread: str = "cli", depth: int =
     if result.message:
         logger.warning(result.message)
     return result
-
-
-async def _dispatch(agent: str, request: str, thread: str, depth: int) -> TurnResult:
-    return await agent_turn(agent, request, thread, depth)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from tenure.models import CallResult
-from tenure.tasks.models import call_model
+from tenure.tasks.calls import call_model
 
 __all__ = ["ask"]
 

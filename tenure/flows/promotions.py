@@ -1,4 +1,4 @@
-"""``promotion_check``: apply the gates to the evidence and record what they decide."""
+"""``promotion_check``: record the promotions, rejections and demotions the evidence calls for now."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tenure.config import load_config
-from tenure.control.promotions import check, record
-from tenure.tasks.control import score_log
+from tenure.control.promotions import record_events, review
+from tenure.runtime import runtime
 
 __all__ = ["promotion_check"]
 
@@ -17,10 +16,10 @@ __all__ = ["promotion_check"]
 @flow(name="promotion_check")
 def promotion_check() -> list[dict[str, Any]]:
     """Promote, reject or demote where the evidence now says so; every event reaches the hooks."""
-    log = score_log()
-    events = check(log, load_config())
+    rt = runtime()
+    events = review(rt.log, rt.config).events
     if events:
-        record(log, events)
+        record_events(rt.log, events)
     logger = get_run_logger()
     for event in events:
         logger.info("%s %s for %s: %s", event.action, event.model, event.task_type, event.reason)

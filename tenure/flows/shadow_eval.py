@@ -1,23 +1,23 @@
-"""``shadow_eval``, ``aggregate_confidence`` and ``compact_store``: the control plane's flows."""
+"""The control plane's flows: ``shadow_eval``, ``canary_eval``, ``shadow_pending``, ``backtest``,
+``aggregate_confidence`` and ``compact_store``. Composition only: the rules live in ``tenure.control``."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import asdict
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tenure.config import Env, load_config
-from tenure.control.gates import gate_from_settings
+from tenure.control import task_types
+from tenure.control.budget import paused_types
+from tenure.control.evidence import shadow_readings
+from tenure.control.judges import has_instruction_model
 from tenure.control.promotions import current_state
-from tenure.control.shadow import has_instruction_model
-from tenure.control.tasks import TASK_TYPES, Task, get_type
-from tenure.store import new_id
-from tenure.tasks.control import answer_batch, append_rows, judge_batch, score_log
-
-if TYPE_CHECKING:
-    from tenure.config import TenureConfig
+from tenure.control.shadow import Summary, archived_task, reference_runs
+from tenure.control.task import Task
+from tenure.runtime import runtime
+from tenure.tasks.shadowing import answer_batch, append_rows, judge_batch
 
 __all__ = [
     "aggregate_confidence",
@@ -33,37 +33,8 @@ def _shadow_run_name() -> str:
     """``shadow_eval/summarize/ollama:qwen2.5``: the type and the candidates, readable in the UI."""
     params = flow_run.parameters
     task_type = params["task_type"]
-    candidates = params.get("candidates") or load_config().task_types[task_type].candidates
+    candidates = params.get("candidates") or runtime().config.task_type(task_type).candidates
     return f"shadow_eval/{task_type}/{','.join(c.removesuffix(':latest') for c in candidates)}"
-
-
-def budget_reached(task_type: str, config: TenureConfig) -> str | None:
-    """Why shadowing ``task_type`` is paused today (its judge budget is spent), or None."""
-    budget = config.task_types[task_type].judge_budget_usd  # type: ignore[index]
-    spent = score_log().judge_spend_today().get(task_type, 0.0)
-    if budget is not None and spent >= budget:
-        return f"judge budget for {task_type} reached: ${spent:.2f} of ${budget:.2f} today"
-    return None
-
-
-def _archive_references(tasks: list[Task], source: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Ground-truth rows for tasks that arrive with their reference (golden set, replay)."""
-    rows = [
-        {
-            "run_id": new_id(),
-            "task_id": t.id,
-            "task_type": t.type,
-            "role": "ground_truth",
-            "source": source,
-            "model": f"reference:{source}",
-            "served_by": f"reference:{source}",
-            "input": json.dumps(t.input, ensure_ascii=False),
-            "output": json.dumps(t.reference, ensure_ascii=False),
-            "reference": json.dumps(t.reference, ensure_ascii=False),
-        }
-        for t in tasks
-    ]
-    return rows, [r["run_id"] for r in rows]
 
 
 @flow(name="shadow_eval", flow_run_name=_shadow_run_name)
@@ -85,59 +56,46 @@ async def shadow_eval(
     live ground-truth runs each candidate has not shadowed yet (at most ``limit``). Returns, per
     candidate, how many were scored and their mean.
     """
-    get_type(task_type)
-    config = load_config()
-    home = Env().home.expanduser()
-    rejected = current_state(score_log(), config).rejected
-    chosen = candidates or [
-        c for c in config.task_types[task_type].candidates if (task_type, c) not in rejected
-    ]
-    use_llm = has_instruction_model(config, home)
+    task_types.get(task_type)
+    rt = runtime()
+    chosen = candidates or current_state(rt.log, rt.config).candidates(rt.config, task_type)
+    use_llm = has_instruction_model(rt.config, rt.home)
     logger = get_run_logger()
-    summary: dict[str, dict[str, float]] = {}
+    gt_ids: list[str] = []
     if tasks is not None and ground_truth == "chain":
-        chain = config.task_types[task_type].ground_truth  # type: ignore[index]
-        gt_rows, outputs = await answer_batch(tasks, [None] * len(tasks), chain, source, role="ground_truth")
+        chain = rt.config.task_type(task_type).ground_truth
+        gt_rows = await answer_batch(tasks, [None] * len(tasks), chain, source, role="ground_truth")
         append_rows("runs", gt_rows)
-        answered = [(t, r, o) for t, r, o in zip(tasks, gt_rows, outputs, strict=True) if r["error"] is None]
-        tasks = [t.model_copy(update={"reference": o}) for t, _, o in answered]
-        gt_ids = [r["run_id"] for _, r, _ in answered]
+        answered = [(t, r) for t, r in zip(tasks, gt_rows, strict=True) if r.error is None]
+        tasks = [t.model_copy(update={"reference": r.output}) for t, r in answered]
+        gt_ids = [r.run_id for _, r in answered]
     elif tasks is not None and ground_truth == "archive":
         if gt_run_ids is None or len(gt_run_ids) != len(tasks):
             raise ValueError("ground_truth='archive' needs one archived ground-truth run id per task")
         gt_ids = gt_run_ids
     elif tasks is not None:
-        gt_rows, gt_ids = _archive_references(tasks, source)
+        gt_rows = reference_runs(tasks, source)
         append_rows("runs", gt_rows)
+        gt_ids = [r.run_id for r in gt_rows]
+    summary: dict[str, dict[str, float]] = {}
     for candidate in chosen:
-        if paused := budget_reached(task_type, config):
+        if paused := paused_types(rt.log, rt.config, [task_type]).get(task_type):
             logger.warning("%s: shadowing paused", paused)
             break
         if tasks is None:
-            pending = score_log().pending_shadows(task_type, candidate, limit)
-            batch = [
-                Task(
-                    id=p["task_id"],
-                    type=task_type,
-                    input=json.loads(p["input"]),
-                    reference=json.loads(p["output"]),
-                )
-                for p in pending
-            ]
-            batch_ids = [p["run_id"] for p in pending]
+            pending = rt.log.pending_shadows(task_type, candidate, limit)
+            batch, batch_ids = [archived_task(p) for p in pending], [p.run_id for p in pending]
         else:
             batch, batch_ids = tasks, gt_ids
         if not batch:
             continue
-        runs, outputs = await answer_batch(batch, batch_ids, candidate, source)
-        scores = await judge_batch(batch, runs, outputs, candidate, source, use_llm)
+        runs = await answer_batch(batch, batch_ids, candidate, source)
+        scores = await judge_batch(batch, runs, candidate, source, use_llm)
         append_rows("runs", runs)
         append_rows("scores", scores)
-        judged = [s["score"] for s in scores if s["status"] == "ok"]
-        summary[candidate] = {"scored": len(judged), "mean": sum(judged) / len(judged) if judged else 0.0}
-        logger.info(
-            "%s on %s: %d scored, mean %.3f", candidate, task_type, len(judged), summary[candidate]["mean"]
-        )
+        result = Summary.of(scores)
+        summary[candidate] = result.as_dict()
+        logger.info("%s on %s: %d scored, mean %.3f", candidate, task_type, result.scored, result.mean)
     return summary
 
 
@@ -145,37 +103,30 @@ async def shadow_eval(
 async def canary_eval(task_type: str, limit: int = 100) -> dict[str, dict[str, float]]:
     """Check sampled answers of the promoted model against the ground truth, asked now (after the fact).
 
-    The scores (``source = 'canary'``) are what the drift detector in ``promotion_check`` watches.
+    The scores (``source = 'canary'``) are what the drift test in ``promotion_check`` watches.
     """
-    get_type(task_type)
-    config = load_config()
-    home = Env().home.expanduser()
-    pending = score_log().pending_canaries(task_type, limit)
+    task_types.get(task_type)
+    rt = runtime()
+    pending = rt.log.pending_canaries(task_type, limit)
     if not pending:
         return {}
-    tasks = [Task(id=p["task_id"], type=task_type, input=json.loads(p["input"])) for p in pending]
-    chain = config.task_types[task_type].ground_truth  # type: ignore[index]
-    gt_rows, gt_outputs = await answer_batch(tasks, [None] * len(tasks), chain, "canary", role="ground_truth")
+    tasks = [archived_task(p, as_reference=False) for p in pending]
+    chain = rt.config.task_type(task_type).ground_truth
+    gt_rows = await answer_batch(tasks, [None] * len(tasks), chain, "canary", role="ground_truth")
     append_rows("runs", gt_rows)
+    use_llm = has_instruction_model(rt.config, rt.home)
     summary: dict[str, dict[str, float]] = {}
-    for model in sorted({p["model"] for p in pending}):
+    for model in sorted({p.model for p in pending if p.model}):
         picked = [
-            (
-                t.model_copy(update={"reference": out}),
-                {"run_id": p["run_id"], "gt_run_id": g["run_id"], "error": None},
-                json.loads(p["output"]),
-            )
-            for t, p, g, out in zip(tasks, pending, gt_rows, gt_outputs, strict=True)
-            if p["model"] == model and g["error"] is None
+            (t.model_copy(update={"reference": g.output}), p.model_copy(update={"gt_run_id": g.run_id}))
+            for t, p, g in zip(tasks, pending, gt_rows, strict=True)
+            if p.model == model and g.error is None
         ]
         if not picked:
             continue
-        batch, runs, outputs = (list(x) for x in zip(*picked, strict=True))
-        use_llm = has_instruction_model(config, home)
-        scores = await judge_batch(batch, runs, outputs, model, "canary", use_llm)
+        scores = await judge_batch([t for t, _ in picked], [r for _, r in picked], model, "canary", use_llm)
         append_rows("scores", scores)
-        judged = [s["score"] for s in scores if s["status"] == "ok"]
-        summary[model] = {"scored": len(judged), "mean": sum(judged) / len(judged) if judged else 0.0}
+        summary[model] = Summary.of(scores).as_dict()
     return summary
 
 
@@ -184,79 +135,56 @@ async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, d
     """Drain the queue: per task type, a ``canary_eval`` of its pending canaries, then ``shadow_eval``
     subflows of ``limit`` unshadowed live runs each, up to ``max_batches`` per type per run (a backlog of
     thousands is tens of flow runs)."""
-    config = load_config()
-    log = score_log()
+    rt = runtime()
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for task_type, settings in config.task_types.items():
-        if log.pending_canaries(task_type, 1):
+    for task_type in task_types.names():
+        if rt.log.pending_canaries(task_type, 1):
             results[f"{task_type}/canary"] = await canary_eval(task_type, limit=limit)
-        rejected = current_state(log, config).rejected
-        active = [c for c in settings.candidates if (task_type, c) not in rejected]
-        if budget_reached(task_type, config):
+        if paused_types(rt.log, rt.config, [task_type]):
             continue
+        active = current_state(rt.log, rt.config).candidates(rt.config, task_type)
+        totals: dict[str, Summary] = {}
         for _ in range(max_batches):
-            if not any(log.pending_shadows(task_type, c, 1) for c in active):
+            if not any(rt.log.pending_shadows(task_type, c, 1) for c in active):
                 break
             for candidate, stats in (await shadow_eval(task_type, limit=limit)).items():
-                total = results.setdefault(task_type, {}).setdefault(candidate, {"scored": 0, "mean": 0.0})
-                n = total["scored"] + stats["scored"]
-                total["mean"] = (
-                    (total["mean"] * total["scored"] + stats["mean"] * stats["scored"]) / n if n else 0.0
+                totals[candidate] = totals.get(candidate, Summary()) + Summary(
+                    int(stats["scored"]), stats["mean"]
                 )
-                total["scored"] = n
+        if totals:
+            results[task_type] = {c: s.as_dict() for c, s in totals.items()}
     return results
 
 
 @flow(name="backtest", flow_run_name="backtest/{task_type}/{model}")
 async def backtest(model: str, task_type: str, limit: int = 200) -> dict[str, Any]:
     """Run a new candidate over archived ground-truth outputs (no new ground-truth calls), judge it, log
-    the scores as ``source = 'backtest'``, and return the gate's verdict on that evidence."""
-    get_type(task_type)
-    archived = score_log().archived_ground_truth(task_type, limit)
-    tasks = [
-        Task(id=a["task_id"], type=task_type, input=json.loads(a["input"]), reference=json.loads(a["output"]))
-        for a in archived
-    ]
-    if tasks:
+    the scores as ``source = 'backtest'``, and return what the promotion rules read in them."""
+    task_types.get(task_type)
+    rt = runtime()
+    archived = rt.log.archived_ground_truth(task_type, limit)
+    if archived:
         await shadow_eval(
             task_type,
-            tasks=tasks,
+            tasks=[archived_task(a) for a in archived],
             candidates=[model],
             source="backtest",
             ground_truth="archive",
-            gt_run_ids=[a["run_id"] for a in archived],
+            gt_run_ids=[a.run_id for a in archived],
         )
-    return backtest_verdict(model, task_type, len(tasks))
-
-
-def backtest_verdict(model: str, task_type: str, archived: int) -> dict[str, Any]:
-    """The type's gate applied to the model's backtest scores from the type's primary judge."""
-    config = load_config()
-    kind = "deterministic" if TASK_TYPES[task_type].judge else "llm"
-    heuristic = not has_instruction_model(config, Env().home.expanduser()) and kind == "llm"
-    _, rows = score_log().query(
-        "SELECT count(*), coalesce(sum(score), 0) FROM scores WHERE status = 'ok' AND source = 'backtest' "
-        "AND candidate = ? AND task_type = ? AND judge_kind = ?",
-        [model, task_type, "heuristic" if heuristic else kind],
-    )
-    n, total = rows[0]
-    decision = gate_from_settings(config.task_types[task_type].gate).assess(total, n)  # type: ignore[index]
+    readings = shadow_readings(rt.log, rt.config, source="backtest", model=model, task_type=task_type)
     return {
         "model": model,
         "task_type": task_type,
-        "archived": archived,
-        "n": n,
-        "mean": decision.mean,
-        "bound": decision.bound,
-        "decision": decision.action,
-        "judge_kind": "heuristic" if heuristic else kind,
+        "archived": len(archived),
+        "readings": [r.summary() for r in readings],
     }
 
 
 @flow(name="aggregate_confidence")
 def aggregate_confidence() -> list[dict[str, Any]]:
     """Confidence per model × task type × judge (n, mean, std, last update), from every score so far."""
-    table = score_log().records("SELECT * FROM confidence ORDER BY task_type, model, judge")
+    table = [{**asdict(t), "mean": t.mean} for t in runtime().log.score_totals(after_demotion=False)]
     logger = get_run_logger()
     for row in table:
         logger.info("%(model)s %(task_type)s %(judge)s: n=%(n)d mean=%(mean).3f std=%(std).3f", row)
@@ -266,5 +194,5 @@ def aggregate_confidence() -> list[dict[str, Any]]:
 @flow(name="compact_store")
 def compact_store() -> list[dict[str, Any]]:
     """Merge the score log's small segments (keeps every row exactly once)."""
-    log = score_log()
+    log = runtime().log
     return [vars(log.compact(table)) for table in ("runs", "scores")]

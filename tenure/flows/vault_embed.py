@@ -9,12 +9,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tenure.config import Env, load_config
 from tenure.memory.index import Report, batches
+from tenure.runtime import runtime
 from tenure.store.vault import VaultStore
-from tenure.tasks.memory import finish_pass, index_files, plan_pass
+from tenure.tasks.vault import finish_pass, index_files, plan_pass
 
-__all__ = ["vault_embed"]
+__all__ = ["Progress", "vault_embed"]
 
 Progress = Callable[[int, int, Report], None]
 """Called after each batch with (notes done, notes to do, report so far): the CLI's progress bar."""
@@ -31,19 +31,21 @@ def vault_embed(
     Returns the change report: notes and chunks new / updated / unchanged / removed, chunks
     embedded, notes skipped, and every warning (each names its file).
     """
-    config = load_config()
+    rt = runtime()
+    settings = rt.config.vault
     logger = get_run_logger()
-    if vault is None and config.vault.path is None:  # the nightly run on a machine with no vault yet
+    source = vault or settings.path
+    if source is None:  # the nightly run on a machine with no vault yet
         message = "no vault to index: set vault.path in tenure.toml (or run tenure vault index PATH)"
         logger.warning(message)
         return {"vault": None, **Report().counts(), "warnings": [message]}
-    root = Path(vault or config.vault.path).expanduser()  # type: ignore[arg-type]
-    store = VaultStore(Path(index)) if index else VaultStore.for_home(Env().home)
+    root = Path(source).expanduser()
+    store = VaultStore(Path(index)) if index else VaultStore.for_home(rt.home)
     started = dt.datetime.now(dt.UTC)
     with store.writer():
-        todo = plan_pass(root, store, config.vault, full)
-        report = Report(notes_unchanged=todo.unchanged)
-        groups = batches(todo.todo, config.vault)
+        todo = plan_pass(root, store, settings, full)
+        report = Report(notes_unchanged=todo.unchanged, warnings=list(todo.warnings))
+        groups = batches(todo.todo, settings)
         logger.info(
             "%s: %d notes to read in %d batches, %d unchanged",
             root,
@@ -53,11 +55,11 @@ def vault_embed(
         )
         done = 0
         for number, files in enumerate(groups, 1):
-            report += index_files(number, todo.root, files, todo.known, store, config.vault)
+            report += index_files(number, todo.root, files, todo.known, store, settings)
             done += len(files)
             if progress:
                 progress(done, len(todo.todo), report)
-        report = finish_pass(todo, report, store, config.vault, full, started)
+        report = finish_pass(todo, report, store, settings, started)
     for warning in report.warnings:
         logger.warning(warning)
     logger.info("vault_embed: %s", report.counts())

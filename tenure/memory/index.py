@@ -4,7 +4,9 @@
 unchanged vault of 10,000 notes is checked in well under a second. ``index_batch`` reads, chunks and
 embeds one batch of changed files and writes it in one commit; a chunk whose content hash is
 already in the index (an unchanged section of an edited note, a moved note) reuses its vector. The
-counts in the ``Report`` say what happened to notes and chunks.
+counts in the ``Report`` say what happened to notes and chunks. An index is made by one embedder
+(``vault.precision``); when the setting changes, the next pass rebuilds the index rather than mix
+vectors of two models.
 """
 
 from __future__ import annotations
@@ -12,15 +14,27 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from tenure.config import VaultConfig
 from tenure.memory.chunker import chunk_text
-from tenure.memory.embed import MODEL, embed
+from tenure.memory.embed import embed, embedder_name
 from tenure.memory.notes import FileState, Note, Unreadable, read_note, scan
-from tenure.store.vault import VaultStore, chunk_id
+from tenure.store.vault import ChunkRow, IndexPass, NoteState, VaultStore, chunk_id
 
-__all__ = ["Plan", "Report", "batches", "index_batch", "plan", "remove_deleted"]
+__all__ = [
+    "Changes",
+    "Plan",
+    "Report",
+    "batches",
+    "changes",
+    "finished_pass",
+    "index_batch",
+    "plan",
+    "remove_deleted",
+    "start_pass",
+]
 
 
 @dataclass
@@ -54,30 +68,68 @@ class Plan:
 
     root: Path
     todo: list[FileState]
-    known: dict[str, dict[str, Any]]
+    known: dict[str, NoteState]
     """The index's note states at plan time, by path (a file in ``todo`` not among them is new); the
     pass holds the writer lock, so they stay current for its batches."""
     unchanged: int
     deleted: list[str]
+    full: bool = False
+    """Whether the pass starts from an empty index (asked for, or the embedder changed)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def plan(root: Path, store: VaultStore, config: VaultConfig, *, full: bool = False) -> Plan:
-    """Which files changed since the last pass, judged by size and mtime (bytes are checked later)."""
+    """Which files changed since the last pass, judged by size and mtime (bytes are checked later).
+    Reads only: ``start_pass`` acts on it.
+
+    ``full`` (or an index made by another embedder than ``config.precision``'s) starts from nothing."""
     if not root.is_dir():
         raise FileNotFoundError(f"vault folder {root} does not exist; pass an existing folder of .md notes")
-    if full:
-        store.drop()
-    states = store.note_states()
+    warnings = []
+    made_by, wanted = store.embedder(), embedder_name(config.precision)
+    if made_by is not None and made_by != wanted and not full:
+        warnings.append(
+            f"the index was made by {made_by}, vault.precision asks for {wanted}: re-embedding all"
+        )
+        full = True
+    states = {} if full else store.note_states()
     todo, unchanged = [], 0
     on_disk = set()
     for state in scan(root, config.ignore):
         on_disk.add(state.path)
         old = states.get(state.path)
-        if old and old["mtime_ns"] == state.mtime_ns and old["size"] == state.size:
+        if old and old.mtime_ns == state.mtime_ns and old.size == state.size:
             unchanged += 1
         else:
             todo.append(state)
-    return Plan(root, todo, states, unchanged, sorted(set(states) - on_disk))
+    return Plan(root, todo, states, unchanged, sorted(set(states) - on_disk), full, warnings)
+
+
+def start_pass(plan: Plan, store: VaultStore) -> None:
+    """Empty the index first when the plan starts from nothing."""
+    if plan.full:
+        store.drop()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Files on disk that differ from the index (what the next pass will pick up), and skipped ones."""
+
+    changed: list[str]
+    new: list[str]
+    deleted: list[str]
+    skipped: list[str]
+
+
+def changes(root: Path, store: VaultStore, config: VaultConfig) -> Changes:
+    """What changed in ``root`` since the last pass, by ``stat`` (``tenure vault status``)."""
+    pending = plan(root, store, config)
+    return Changes(
+        changed=[f.path for f in pending.todo if f.path in pending.known],
+        new=[f.path for f in pending.todo if f.path not in pending.known],
+        deleted=pending.deleted,
+        skipped=sorted(p for p, s in pending.known.items() if s.status == "skipped"),
+    )
 
 
 def batches(files: list[FileState], config: VaultConfig) -> list[list[FileState]]:
@@ -97,24 +149,17 @@ def batches(files: list[FileState], config: VaultConfig) -> list[list[FileState]
     return out + ([current] if current else [])
 
 
-def _note_row(item: Note | Unreadable, chunks: int, now: dt.datetime) -> dict[str, Any]:
-    skipped = isinstance(item, Unreadable)
-    return {
-        "path": item.path,
-        "digest": item.digest,
-        "mtime_ns": item.mtime_ns,
-        "size": item.size,
-        "chunks": chunks,
-        "status": "skipped" if skipped else "indexed",
-        "warning": item.reason if skipped else "; ".join(item.warnings) or None,
-        "indexed_at": now,
-    }
+def _note_state(item: Note | Unreadable, chunks: int, now: dt.datetime) -> NoteState:
+    if isinstance(item, Unreadable):
+        return NoteState(item.path, item.digest, item.mtime_ns, item.size, 0, "skipped", item.reason, now)
+    warning = "; ".join(item.warnings) or None
+    return NoteState(item.path, item.digest, item.mtime_ns, item.size, chunks, "indexed", warning, now)
 
 
 def index_batch(
     root: Path,
     files: list[FileState],
-    known: dict[str, dict[str, Any]],
+    known: dict[str, NoteState],
     store: VaultStore,
     config: VaultConfig,
 ) -> Report:
@@ -122,77 +167,74 @@ def index_batch(
     report = Report()
     now = dt.datetime.now(dt.UTC)
     items: list[Note | Unreadable] = []
-    touched = []
+    touched: list[NoteState] = []
     for state in files:
         try:
             item = read_note(root, state, config.max_note_bytes)
         except FileNotFoundError:  # deleted since the plan; the next pass removes it
             continue
         old = known.get(state.path)
-        if old and old["digest"] == item.digest:  # touched, not changed
+        if old and old.digest == item.digest:  # touched, not changed
             report.notes_unchanged += 1
-            touched.append({**old, "mtime_ns": item.mtime_ns, "size": item.size})
+            touched.append(NoteState(**{**vars(old), "mtime_ns": item.mtime_ns, "size": item.size}))
             continue
         items.append(item)
 
-    chunk_rows: list[dict[str, Any]] = []
-    note_rows: list[dict[str, Any]] = []
+    chunks: list[ChunkRow] = []
+    notes: list[NoteState] = []
     for item in items:
         if isinstance(item, Unreadable):
             report.notes_skipped += 1
             report.warnings.append(f"{item.path}: skipped: {item.reason}")
-            note_rows.append(_note_row(item, 0, now))
+            notes.append(_note_state(item, 0, now))
             continue
         report.warnings += item.warnings
         if item.path in known:
             report.notes_updated += 1
         else:
             report.notes_new += 1
-        chunks = chunk_text(item.title, item.body, max_chars=config.chunk_chars, overlap=config.chunk_overlap)
-        note_rows.append(_note_row(item, len(chunks), now))
-        chunk_rows += [
-            {
-                "id": chunk_id(item.path, c.headings, c.rank),
-                "path": item.path,
-                "folder": item.folder,
-                "title": item.title,
-                "headings": list(c.headings),
-                "rank": c.rank,
-                "text": c.text,
-                "content": c.embed_text,
-                "content_hash": c.content_hash,
-                "note_date": item.date,
-                "tags": list(item.tags),
-                "mtime_ns": item.mtime_ns,
-                "indexed_at": now,
-            }
-            for c in chunks
+        pieces = chunk_text(item.title, item.body, max_chars=config.chunk_chars, overlap=config.chunk_overlap)
+        notes.append(_note_state(item, len(pieces), now))
+        chunks += [
+            ChunkRow(
+                id=chunk_id(item.path, c.headings, c.rank),
+                path=item.path,
+                folder=item.folder,
+                title=item.title,
+                headings=list(c.headings),
+                rank=c.rank,
+                text=c.text,
+                content=c.embed_text,
+                content_hash=c.content_hash,
+                note_date=item.date,
+                tags=list(item.tags),
+                mtime_ns=item.mtime_ns,
+                indexed_at=now,
+            )
+            for c in pieces
         ]
 
-    old = store.chunk_hashes([n["path"] for n in note_rows])
-    new_ids = {row["id"] for row in chunk_rows}
-    for row in chunk_rows:
-        if row["id"] not in old:
+    old = store.chunk_hashes([n.path for n in notes])
+    new_ids = {c.id for c in chunks}
+    for c in chunks:
+        if c.id not in old:
             report.chunks_new += 1
-        elif old[row["id"]] != row["content_hash"]:
+        elif old[c.id] != c.content_hash:
             report.chunks_updated += 1
         else:
             report.chunks_unchanged += 1
     report.chunks_removed += len(set(old) - new_ids)
 
-    vectors = store.known_vectors(row["content_hash"] for row in chunk_rows)
-    missing = list(dict.fromkeys(row["content"] for row in chunk_rows if row["content_hash"] not in vectors))
+    vectors = store.known_vectors(c.content_hash for c in chunks)
+    missing = list(dict.fromkeys(c.content for c in chunks if c.content_hash not in vectors))
     if missing:
-        fresh = embed(missing)
-        by_text = dict(zip(missing, fresh, strict=True))
-        for row in chunk_rows:
-            if row["content_hash"] not in vectors:
-                vectors[row["content_hash"]] = by_text[row["content"]]
+        fresh = dict(zip(missing, embed(missing, precision=config.precision), strict=True))
+        for c in chunks:
+            if c.content_hash not in vectors:
+                vectors[c.content_hash] = fresh[c.content]
         report.chunks_embedded += len(missing)
-    for row in chunk_rows:
-        row["vector"] = vectors[row["content_hash"]]
-
-    store.write_batch(chunk_rows, note_rows)
+    matrix = np.stack([vectors[c.content_hash] for c in chunks]) if chunks else np.zeros((0, 0), np.float32)
+    store.write_batch(chunks, matrix, notes)
     store.upsert_notes(touched)
     return report
 
@@ -201,19 +243,19 @@ def remove_deleted(plan: Plan, store: VaultStore) -> Report:
     """Forget the files that are gone from disk."""
     store.remove(plan.deleted)
     return Report(
-        notes_removed=len(plan.deleted), chunks_removed=sum(plan.known[p]["chunks"] for p in plan.deleted)
+        notes_removed=len(plan.deleted), chunks_removed=sum(plan.known[p].chunks for p in plan.deleted)
     )
 
 
-def run_row(plan: Plan, report: Report, *, full: bool, started: dt.datetime) -> dict[str, Any]:
-    """The ``runs`` row for a finished pass."""
+def finished_pass(plan: Plan, report: Report, config: VaultConfig, *, started: dt.datetime) -> IndexPass:
+    """The record of a finished pass."""
     finished = dt.datetime.now(dt.UTC)
-    return {
-        "started_at": started,
-        "finished_at": finished,
-        "vault": str(plan.root.resolve()),
-        "model": f"{MODEL}/int8",
-        "full": full,
+    return IndexPass(
+        started_at=started,
+        finished_at=finished,
+        vault=str(plan.root.resolve()),
+        model=embedder_name(config.precision),
+        full=plan.full,
         **report.counts(),
-        "seconds": (finished - started).total_seconds(),
-    }
+        seconds=(finished - started).total_seconds(),
+    )

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tenure.memory.embed import embed
+from tenure.memory.embed import embed, precision_of
 from tenure.memory.notes import file_digest
-from tenure.store.vault import Filters, Mode, VaultStore
+from tenure.store.vault import ChunkMatch, Filters, Mode, NoteState, VaultStore
 
 __all__ = ["Hit", "search", "snippet"]
 
@@ -69,16 +69,16 @@ def snippet(text: str, query: str, width: int = 240) -> str:
     return ("… " if best > 0 else "") + window + (" …" if best + len(window) < len(flat) else "")
 
 
-def _stale(vault: Path | None, state: dict[str, Any] | None, path: str) -> bool:
+def _stale(vault: Path | None, state: NoteState | None, path: str) -> bool:
     if vault is None or state is None:
         return True
     try:
         st = (vault / path).stat()
     except FileNotFoundError:
         return True
-    if st.st_mtime_ns == state["mtime_ns"] and st.st_size == state["size"]:
+    if st.st_mtime_ns == state.mtime_ns and st.st_size == state.size:
         return False
-    return file_digest(vault / path) != state["digest"]
+    return file_digest(vault / path) != state.digest
 
 
 def search(
@@ -99,33 +99,35 @@ def search(
         raise ValueError(f"k must be at least 1 (got {k})")
     if mode not in ("hybrid", "vector", "keyword"):
         raise ValueError(f"unknown search mode {mode!r}; expected hybrid, vector or keyword")
-    vector = embed([query])[0] if mode != "keyword" else None
+    last = store.last_run()
+    precision = precision_of(last.model if last else None)  # the query is embedded as the index was
+    vector = embed([query], precision=precision)[0] if mode != "keyword" else None
     filters = Filters(tuple(folders), since, until, tuple(tags))
     fetch = k * 4  # chunks per note vary: widen the net until k different notes are in it
     while True:
-        rows = store.search(mode, query, vector, fetch, filters)
-        best: dict[str, dict[str, Any]] = {}
-        for row in rows:  # the best chunk of each note: k hits are k different notes
-            best.setdefault(row["path"], row)
-        if len(best) >= k or len(rows) < fetch or fetch >= MAX_FETCH:
+        matches = store.search(mode, query, vector, fetch, filters)
+        best: dict[str, ChunkMatch] = {}
+        for match in matches:  # the best chunk of each note: k hits are k different notes
+            best.setdefault(match.path, match)
+        if len(best) >= k or len(matches) < fetch or fetch >= MAX_FETCH:
             break
         fetch *= 4
-    rows = list(best.values())[:k]
-    last = store.last_run()
-    vault = Path(last["vault"]) if last else None
-    states = store.note_states(sorted({r["path"] for r in rows}))
-    stale = {p: _stale(vault, states.get(p), p) for p in {r["path"] for r in rows}}
+    chosen = list(best.values())[:k]
+    vault = Path(last.vault) if last else None
+    paths = sorted({m.path for m in chosen})
+    states = store.note_states(paths)
+    stale = {p: _stale(vault, states.get(p), p) for p in paths}
     return [
         Hit(
-            path=r["path"],
-            title=r["title"],
-            headings=tuple(r["headings"] or ()),
-            snippet=snippet(r["text"], query),
-            score=round(float(r["_score"]), 6),
-            date=r["note_date"],
-            tags=tuple(r["tags"] or ()),
-            stale=stale[r["path"]],
-            text=r["text"],
+            path=m.path,
+            title=m.title,
+            headings=tuple(m.headings),
+            snippet=snippet(m.text, query),
+            score=round(float(m.score), 6),
+            date=m.note_date,
+            tags=tuple(m.tags),
+            stale=stale[m.path],
+            text=m.text,
         )
-        for r in rows
+        for m in chosen
     ]

@@ -14,7 +14,7 @@ from pydantic_ai.settings import ModelSettings
 
 from tenure.models.chain import build_chain
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
-from tenure.models.record import Attempt, CallResult, recording
+from tenure.models.result import Attempt, CallResult, recording
 
 if TYPE_CHECKING:
     from pathlib import Path

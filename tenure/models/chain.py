@@ -46,10 +46,10 @@ from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.models.wrapper import WrapperModel
 
-from tenure.models.ids import parse_model_id
+from tenure.model_ids import parse_model_id
 from tenure.models.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from tenure.models.providers import Unusable, build_model
-from tenure.models.record import Attempt, Outcome, Skip, record
+from tenure.models.result import Attempt, Outcome, Skip, note_attempt
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -140,11 +140,11 @@ class Link(WrapperModel):
 
     def _check_cooldown(self) -> None:
         with _health_lock:
-            health = _health.get(self.tenure_id)
-            remaining = health.until - time.monotonic() if health else 0.0
+            health = _health.get(self.tenure_id) or _Health()
+            remaining = health.until - time.monotonic()
         if remaining > 0:
             reason = f"in cooldown for {remaining:.0f} s more after {health.failures} failed calls in a row"
-            record(Attempt(model=self.tenure_id, outcome="skipped", reason=reason))
+            note_attempt(Attempt(model=self.tenure_id, outcome="skipped", reason=reason))
             raise ModelUnavailableError(self.tenure_id, reason)
 
     def _settle(self, ok: bool) -> None:
@@ -181,15 +181,15 @@ class Link(WrapperModel):
                     reason = f"{what}; retrying in {wait:.2f} s" + (
                         " (Retry-After)" if exc.retry_after is not None else ""
                     )
-                    record(self._attempt("retried", exc, status, reason, latency, wait))
+                    note_attempt(self._attempt("retried", exc, status, reason, latency, wait))
                     await asyncio.sleep(wait)
                     retry += 1
                     continue
                 if falls_back(exc):
-                    record(self._attempt("fell_back", exc, status, f"{what}; falling back", latency))
+                    note_attempt(self._attempt("fell_back", exc, status, f"{what}; falling back", latency))
                     self._settle(ok=False)
                 else:
-                    record(self._attempt("failed", exc, status, f"{what}; not falling back", latency))
+                    note_attempt(self._attempt("failed", exc, status, f"{what}; not falling back", latency))
                 raise
             return result, (time.perf_counter() - started) * 1000
 
@@ -221,7 +221,7 @@ class Link(WrapperModel):
         )
         if cost is not None:
             response.usage.cost = Decimal(str(cost))
-        record(
+        note_attempt(
             Attempt(
                 model=self.tenure_id,
                 outcome="ok",

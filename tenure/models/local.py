@@ -92,8 +92,10 @@ class LocalModel:
                 stop=list(stop) or None,
                 temperature=temperature,
                 repeat_penalty=1.1,
+                stream=False,
             )
-        choice, usage = out["choices"][0], out["usage"]
+        assert isinstance(out, dict)  # stream=False: one response, not an iterator of chunks
+        choice, usage = out["choices"][0], out.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0}
         return Completion(
             text=choice["text"],
             input_tokens=usage["prompt_tokens"],
@@ -182,15 +184,20 @@ def _close_all() -> None:
     _loaded.clear()
 
 
+def _text(content: str | Sequence[object]) -> str:
+    """A user message's text; a base model reads nothing else (images and files are left out)."""
+    return content if isinstance(content, str) else " ".join(c for c in content if isinstance(c, str))
+
+
 def _as_completion_prompt(messages: list[ModelMessage], instructions: str | None) -> tuple[str, list[str]]:
     """Render a chat as text. A lone prompt with no instructions is passed through as a raw completion."""
     turns: list[tuple[str, str]] = []
     for message in messages:
         if isinstance(message, ModelRequest):
-            turns += [("User", p.content) for p in message.parts if isinstance(p, UserPromptPart)]  # type: ignore[misc]
+            turns += [("User", _text(p.content)) for p in message.parts if isinstance(p, UserPromptPart)]
         else:
             turns += [("Assistant", p.content) for p in message.parts if isinstance(p, TextPart)]
-    if not instructions and len(turns) == 1 and isinstance(turns[0][1], str):
+    if not instructions and len(turns) == 1:
         return turns[0][1], []
     head = f"{instructions.strip()}\n\n" if instructions else ""
     body = "\n".join(f"{who}: {text}" for who, text in turns)

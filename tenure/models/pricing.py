@@ -9,11 +9,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tenure.models.ids import parse_model_id
+from tenure.model_ids import parse_model_id
+from tenure.resources import data_path
 
 __all__ = ["DEFAULT_PRICING", "Price", "Pricing", "load_pricing"]
 
-DEFAULT_PRICING = Path(__file__).resolve().parents[2] / "data" / "pricing.toml"
+DEFAULT_PRICING = data_path("pricing.toml")
 
 
 class Price(BaseModel):

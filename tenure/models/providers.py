@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
-from tenure.models.ids import ModelId, parse_model_id
+from tenure.model_ids import ModelId, parse_model_id
 from tenure.models.local import local_pydantic_model
 from tenure.secrets import SecretError, resolve
 

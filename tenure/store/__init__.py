@@ -1,10 +1,24 @@
-"""The score/run log and its DuckDB views; the only code that knows file formats.
+"""Persistence: the score log (Parquet segments read through DuckDB), the vault index (LanceDB) and
+conversation threads. The only code that knows file formats.
 
-``ScoreLog(root)``: ``append("runs" | "scores", rows)`` writes one atomic Parquet segment;
-``connect()`` gives an in-memory DuckDB with the views ``runs``, ``scores`` and ``confidence``;
-``compact(table)`` merges segments without losing or duplicating rows.
+``ScoreLog(root)``: ``append(table, rows)`` writes typed rows (``RunRow``, ``ScoreRow``, ``EventRow``) as one
+atomic Parquet segment; ``connect()`` gives an in-memory DuckDB with the views ``runs``, ``scores``,
+``events`` and ``confidence``; the named queries are what the rest of tenure reads; ``compact(table)``
+merges segments without losing or duplicating rows.
 """
 
-from tenure.store.log import SCHEMAS, CompactionReport, ScoreLog, new_id
+from tenure.store.log import SCHEMAS, CompactionReport, ScoreLog, ScoreTotals
+from tenure.store.rows import EventRow, Row, RowError, RunRow, ScoreRow, new_id
 
-__all__ = ["SCHEMAS", "CompactionReport", "ScoreLog", "new_id"]
+__all__ = [
+    "SCHEMAS",
+    "CompactionReport",
+    "EventRow",
+    "Row",
+    "RowError",
+    "RunRow",
+    "ScoreLog",
+    "ScoreRow",
+    "ScoreTotals",
+    "new_id",
+]

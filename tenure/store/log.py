@@ -22,95 +22,24 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["SCHEMAS", "SCOREBOARD_SQL", "CompactionReport", "ScoreLog", "Table", "new_id"]
+from tenure.store.rows import TABLE_NAMES, TABLES, EventRow, Row, RowError, RunRow, Table, schema_of
 
-Table = Literal["runs", "scores", "events"]
+__all__ = ["SCHEMAS", "CompactionReport", "ScoreLog", "ScoreTotals"]
 
-_TS = pa.timestamp("us", tz="UTC")
-SCHEMAS: dict[str, pa.Schema] = {
-    "runs": pa.schema(
-        [
-            ("run_id", pa.string()),
-            ("ts", _TS),
-            ("task_id", pa.string()),
-            ("task_type", pa.string()),
-            ("role", pa.string()),  # ground_truth | candidate | promoted | canary
-            ("source", pa.string()),  # live | golden | replay | backtest
-            ("model", pa.string()),  # what was asked for (model id or chain:NAME)
-            ("served_by", pa.string()),
-            ("gt_run_id", pa.string()),  # for a shadow: the ground-truth run it is compared with
-            ("input", pa.string()),  # JSON of the task input
-            ("output", pa.string()),  # JSON of the parsed output
-            ("reference", pa.string()),  # JSON of the reference the run was judged against, if any
-            ("record", pa.string()),  # JSON of the model layer's CallResult (attempts, fallbacks, …)
-            ("trace_id", pa.string()),
-            ("cost_usd", pa.float64()),
-            ("latency_ms", pa.float64()),
-            ("input_tokens", pa.int64()),
-            ("output_tokens", pa.int64()),
-            ("error", pa.string()),
-        ]
-    ),
-    "scores": pa.schema(
-        [
-            ("score_id", pa.string()),
-            ("ts", _TS),
-            ("run_id", pa.string()),  # the candidate's run
-            ("gt_run_id", pa.string()),
-            ("task_id", pa.string()),
-            ("task_type", pa.string()),
-            ("candidate", pa.string()),
-            ("judge", pa.string()),  # label_match, field_f1, heuristic:minilm, llm:anthropic:…
-            ("judge_kind", pa.string()),  # deterministic | heuristic | llm
-            ("score", pa.float64()),  # null when judging failed
-            ("passed", pa.bool_()),
-            ("reason", pa.string()),
-            ("status", pa.string()),  # ok | judge_failed
-            ("source", pa.string()),
-            ("cost_usd", pa.float64()),  # what judging this run cost (LLM judges); 0 for the free ones
-        ]
-    ),
-}
-SCHEMAS["events"] = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("ts", _TS),
-        ("task_type", pa.string()),
-        ("model", pa.string()),
-        ("action", pa.string()),  # promote | demote | reject
-        ("actor", pa.string()),  # gate | drift | user:NAME
-        ("reason", pa.string()),
-        ("evidence", pa.string()),  # JSON: n, mean, bound, policy, parameters, judge
-    ]
-)
-_ID = {"runs": "run_id", "scores": "score_id", "events": "event_id"}
-SCOREBOARD_SQL = """
-    WITH failures AS (
-        SELECT candidate, task_type, count(*) AS judge_failures FROM scores
-        WHERE status = 'judge_failed' GROUP BY candidate, task_type
-    )
-    SELECT c.model, c.task_type, c.judge, c.judge_kind, c.n, c.mean, c.std, c.last_update,
-           coalesce(f.judge_failures, 0) AS judge_failures
-    FROM confidence c LEFT JOIN failures f ON f.candidate = c.model AND f.task_type = c.task_type
-    ORDER BY c.model, c.task_type, c.judge
-"""
+SCHEMAS: dict[str, pa.Schema] = {name: schema_of(model) for name, model in TABLES.items()}
 _COMPACT = "-compact-"
 _REPLACES = "tenure.replaces"
 _ROW_GROUP = 128_000  # several row groups per merged file, so DuckDB scans it on every core
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -121,11 +50,49 @@ class CompactionReport:
     rows: int
 
 
+@dataclass(frozen=True)
+class ScoreTotals:
+    """The ``ok`` scores of one candidate × task type × judge, summed (what a gate reads)."""
+
+    model: str
+    task_type: str
+    judge: str
+    judge_kind: str
+    n: int
+    total: float
+    std: float
+    last_update: datetime | None
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+
+_TOTALS = """
+    SELECT s.candidate, s.task_type, s.judge, any_value(s.judge_kind), count(*), sum(s.score),
+           coalesce(stddev_samp(s.score), 0), max(s.ts)
+    FROM scores s {join}
+    WHERE s.status = 'ok' {where}
+    GROUP BY s.candidate, s.task_type, s.judge
+    ORDER BY s.task_type, s.candidate, s.judge
+"""
+_SINCE_DEMOTION = """
+    LEFT JOIN (SELECT task_type, model, max(ts) AS since FROM events WHERE action = 'demote' GROUP BY ALL) d
+    ON d.task_type = s.task_type AND d.model = s.candidate
+"""
+
+
 class ScoreLog:
-    """Append segments; read everything through DuckDB views (``runs``, ``scores``, ``confidence``)."""
+    """Append typed rows as segments; read them through DuckDB views (``runs``, ``scores``, ``events``,
+    ``confidence``) or the named queries below, which are the only SQL the rest of tenure runs."""
 
     def __init__(self, root: Path):
         self.root = root
+
+    @classmethod
+    def for_home(cls, home: Path) -> ScoreLog:
+        """The log under ``$TENURE_HOME/store``."""
+        return cls(home / "store")
 
     def _dir(self, table: Table) -> Path:
         return self.root / table
@@ -133,19 +100,33 @@ class ScoreLog:
     def segments(self, table: Table) -> list[Path]:
         return sorted(self._dir(table).glob("*.parquet"))
 
-    def append(self, table: Table, rows: Sequence[dict[str, Any]]) -> Path | None:
+    def append(self, table: Table, rows: Sequence[Row | Mapping[str, Any]]) -> Path | None:
         """Write ``rows`` as one new segment, atomically. Returns its path (``None`` for no rows).
 
-        The name is a digest of the rows' ids: appending the same rows again (a retried task) rewrites
-        the same segment rather than duplicating it."""
+        Each row is a ``RunRow``/``ScoreRow``/``EventRow`` or a mapping with exactly its columns; a row
+        with an unknown or missing column is refused (``RowError`` naming it) and nothing is written. The
+        segment's name is a digest of the rows' ids: appending the same rows again (a retried task)
+        rewrites the same segment rather than duplicating it."""
         if not rows:
             return None
+        model = TABLES[table]
+        typed = [self._typed(model, row, i) for i, row in enumerate(rows)]
         now = datetime.now(UTC)
-        arrow = pa.Table.from_pylist([{"ts": now, **row} for row in rows], schema=SCHEMAS[table])
-        digest = hashlib.sha256("\n".join(str(r[_ID[table]]) for r in rows).encode()).hexdigest()[:20]
+        records = [{**r.storage(), "ts": r.ts or now} for r in typed]
+        arrow = pa.Table.from_pylist(records, schema=SCHEMAS[table])
+        ids = "\n".join(str(r[model.id_column]) for r in records)
+        digest = hashlib.sha256(ids.encode()).hexdigest()[:20]
         existing = sorted(self._dir(table).glob(f"*-{digest}.parquet"))
         name = existing[0].name if existing else f"{now:%Y%m%dT%H%M%S%f}-{digest}.parquet"
         return self._write(table, arrow, name)
+
+    @staticmethod
+    def _typed(model: type[Row], row: Row | Mapping[str, Any], position: int) -> Row:
+        if isinstance(row, model):
+            return row
+        if isinstance(row, Row):
+            raise RowError(f"{model.table} row {position}: a {type(row).__name__} belongs in {row.table}")
+        return model.parse(row, position=position)
 
     def _write(self, table: Table, arrow: pa.Table, name: str, replaces: Sequence[str] = ()) -> Path:
         directory = self._dir(table)
@@ -189,7 +170,7 @@ class ScoreLog:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
         con = duckdb.connect(":memory:")
-        for table in ("runs", "scores", "events"):
+        for table in TABLE_NAMES:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
         con.execute(
             """
@@ -233,22 +214,7 @@ class ScoreLog:
                 path.unlink(missing_ok=True)
             return CompactionReport(table, len(before), len(self.segments(table)), merged.num_rows)
 
-    def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[dict[str, Any]]:
-        """Live ground-truth runs of ``task_type`` that ``candidate`` has not shadowed yet, oldest first."""
-        return self.records(
-            """
-                SELECT g.run_id, g.task_id, g.input, g.output FROM runs g
-                WHERE g.role = 'ground_truth' AND g.source = 'live' AND g.task_type = ? AND g.error IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.gt_run_id = g.run_id AND c.model = ?)
-                ORDER BY g.ts LIMIT ?
-                """,
-            [task_type, candidate, limit],
-        )
-
-    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """``query`` as one dict per row."""
-        columns, rows = self.query(sql, params)
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+    # -- general reading ------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one read-only statement against the views; anything but SELECT is refused."""
@@ -266,35 +232,62 @@ class ScoreLog:
             raise ValueError(str(exc).splitlines()[0]) from None
         return [c[0] for c in con.description], rows
 
-    def rows(self, table: Table) -> list[dict[str, Any]]:
-        """Every row of a small table (events), oldest first, read straight from its segments: no DuckDB
-        connection, so it is cheap enough for the caller's path."""
-        segments = self.live_segments(table)
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """``query`` as one dict per row."""
+        columns, rows = self.query(sql, params)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def count(self, table: Table) -> int:
+        return self.query(f"SELECT count(*) FROM {table}")[1][0][0]
+
+    def _runs(self, sql: str, params: Sequence[Any]) -> list[RunRow]:
+        return [RunRow.from_storage(r) for r in self.records(sql, params)]
+
+    # -- the named queries ----------------------------------------------------------------------
+
+    def events(self) -> list[EventRow]:
+        """Every promotion event, oldest first, read straight from its segments: no DuckDB connection,
+        so it is cheap enough for the caller's path (``route_task`` replays them)."""
+        segments = self.live_segments("events")
         if not segments:
             return []
-        merged = pa.concat_tables([pq.read_table(p).select(SCHEMAS[table].names) for p in segments])
-        return sorted(merged.to_pylist(), key=lambda row: row["ts"])
+        names = SCHEMAS["events"].names
+        merged = pa.concat_tables([pq.read_table(p).select(names) for p in segments])
+        rows = sorted(merged.to_pylist(), key=lambda row: row["ts"])
+        return [EventRow.from_storage(r) for r in rows]
 
-    def archived_ground_truth(self, task_type: str, limit: int) -> list[dict[str, Any]]:
-        """The newest answered ground-truth runs of ``task_type`` (the archive backtests run against)."""
-        return self.records(
+    def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[RunRow]:
+        """Live ground-truth runs of ``task_type`` that ``candidate`` has not shadowed yet, oldest first."""
+        return self._runs(
             """
-                SELECT run_id, task_id, input, output FROM runs
-                WHERE role = 'ground_truth' AND task_type = ? AND error IS NULL AND output IS NOT NULL
-                ORDER BY ts DESC LIMIT ?
-                """,
+            SELECT g.* FROM runs g
+            WHERE g.role = 'ground_truth' AND g.source = 'live' AND g.task_type = ? AND g.error IS NULL
+              AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.gt_run_id = g.run_id AND c.model = ?)
+            ORDER BY g.ts LIMIT ?
+            """,
+            [task_type, candidate, limit],
+        )
+
+    def archived_ground_truth(self, task_type: str, limit: int) -> list[RunRow]:
+        """The newest answered ground-truth runs of ``task_type`` (the archive backtests run against)."""
+        return self._runs(
+            """
+            SELECT * FROM runs
+            WHERE role = 'ground_truth' AND task_type = ? AND error IS NULL AND output IS NOT NULL
+            ORDER BY ts DESC LIMIT ?
+            """,
             [task_type, limit],
         )
 
-    def pending_canaries(self, task_type: str, limit: int) -> list[dict[str, Any]]:
+    def pending_canaries(self, task_type: str, limit: int) -> list[RunRow]:
         """Canary runs of ``task_type`` not yet scored against the ground truth, oldest first."""
-        return self.records(
+        return self._runs(
             """
-                SELECT c.run_id, c.task_id, c.model, c.input, c.output FROM runs c
-                WHERE c.role = 'canary' AND c.task_type = ?
-                  AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.run_id = c.run_id)
-                ORDER BY c.ts LIMIT ?
-                """,
+            SELECT c.* FROM runs c
+            WHERE c.role = 'canary' AND c.task_type = ?
+              AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.run_id = c.run_id)
+            ORDER BY c.ts LIMIT ?
+            """,
             [task_type, limit],
         )
 
@@ -306,9 +299,45 @@ class ScoreLog:
         )
         return {task_type: float(spent) for task_type, spent in rows}
 
-    def scoreboard(self) -> list[dict[str, Any]]:
-        """``confidence`` rows plus judging failures per model × task type: what ``tenure scores`` shows."""
-        return self.records(SCOREBOARD_SQL)
+    def score_totals(
+        self,
+        *,
+        after_demotion: bool,
+        source: str | None = None,
+        exclude_source: str | None = None,
+        model: str | None = None,
+        task_type: str | None = None,
+        since: datetime | None = None,
+    ) -> list[ScoreTotals]:
+        """``ok`` scores summed per candidate × task type × judge, filtered as asked.
 
-    def count(self, table: Table) -> int:
-        return self.connect().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        ``after_demotion`` keeps only scores newer than the candidate's last demotion for the type;
+        ``source`` keeps one source, ``exclude_source`` drops one; ``since`` keeps newer scores only."""
+        where, params = [], []
+        for clause, value in (
+            ("s.source = ?", source),
+            ("s.source <> ?", exclude_source),
+            ("s.candidate = ?", model),
+            ("s.task_type = ?", task_type),
+            ("s.ts > ?", since),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if after_demotion:
+            where.append("(d.since IS NULL OR s.ts > d.since)")
+        sql = _TOTALS.format(
+            join=_SINCE_DEMOTION if after_demotion else "", where="".join(f" AND {w}" for w in where)
+        )
+        _, rows = self.query(sql, params)
+        return [
+            ScoreTotals(m, t, j, k, n, float(total or 0.0), std, last)
+            for m, t, j, k, n, total, std, last in rows
+        ]
+
+    def judge_failures(self) -> dict[tuple[str, str], int]:
+        """Judge failures (no verdict) per candidate × task type."""
+        _, rows = self.query(
+            "SELECT candidate, task_type, count(*) FROM scores WHERE status = 'judge_failed' GROUP BY ALL"
+        )
+        return {(model, task_type): n for model, task_type, n in rows}

@@ -4,6 +4,7 @@ real SDK path through the ``agent_turn`` flow on a real Prefect server."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,9 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tenure.agents import turn as turn_module
 from tenure.agents.turn import TurnResult, run_turn
 from tenure.config import Env, TenureConfig, load_config, parse_config
-from tenure.models.chain import Chain, Link
+from tenure.models.chain import Link
 from tenure.models.pricing import load_pricing
 from tenure.store import ScoreLog
 from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
@@ -26,45 +26,42 @@ def returned(messages: list[ModelMessage]) -> list[Any]:
     return [p.content for m in messages for p in m.parts if isinstance(p, ToolReturnPart)]
 
 
-def scripted(monkeypatch: pytest.MonkeyPatch, script) -> None:
-    """Every agent's chain is one Link around a FunctionModel running ``script(agent, messages, info)``."""
-
-    def build_chain(name: str, config: TenureConfig, home: Path) -> Chain:
-        agent = next(a for a, c in config.agents.items() if c.chain == name)
-
-        def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-            return script(agent, messages, info)
-
-        link = Link("anthropic:claude-sonnet-4-6", FunctionModel(reply), config.retry, load_pricing())
-        return Chain(name=name, model=link, links=[link])
-
-    monkeypatch.setattr(turn_module, "build_chain", build_chain)
+Script = Callable[[str, list[ModelMessage], AgentInfo], ModelResponse]
 
 
-def own_chains(**agents: dict) -> TenureConfig:
-    """A config giving each agent its own chain name (so the scripted builder knows who is asking)."""
-    return parse_config(
-        {
-            "chains": {name: ["anthropic:claude-sonnet-4-6"] for name in ("c-loki", "c-kit", "c-sara")},
-            "agents": {
-                "loki": {"chain": "c-loki", **agents.get("loki", {})},
-                "kit": {"chain": "c-kit", **agents.get("kit", {})},
-                "sara": {"chain": "c-sara", **agents.get("sara", {})},
-            },
-        }
-    )
+def scripted(agent: str, script: Script, config: TenureConfig) -> Link:
+    """The model a turn is handed instead of its chain: a chain link around a FunctionModel that runs
+    ``script(agent, messages, info)`` (so it is priced and recorded like a real model)."""
+
+    def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return script(agent, messages, info)
+
+    return Link("anthropic:claude-sonnet-4-6", FunctionModel(reply), config.retry, load_pricing())
 
 
-async def direct(config: TenureConfig, home: Path):
-    async def dispatcher(agent: str, request: str, thread: str, depth: int) -> TurnResult:
+def team_config(**agents: dict) -> TenureConfig:
+    """The shipped team, with per-agent settings changed."""
+    return parse_config({"agents": agents})
+
+
+async def turn(
+    agent: str, message: str, thread: str, script: Script, config: TenureConfig, home: Path, depth=0
+):
+    """A turn answered by ``script``, whose dispatches run the teammate's turn with the same script."""
+
+    async def dispatcher(to: str, request: str, in_thread: str, at_depth: int) -> TurnResult:
         return await run_turn(
-            agent, request, thread, config=config, home=home, depth=depth, dispatcher=dispatcher
-        )
+            to, request, in_thread, config=config, home=home, depth=at_depth, dispatcher=dispatcher,
+            model=scripted(to, script, config),
+        )  # fmt: skip
 
-    return dispatcher
+    return await run_turn(
+        agent, message, thread, config=config, home=home, depth=depth, dispatcher=dispatcher,
+        model=scripted(agent, script, config),
+    )  # fmt: skip
 
 
-async def test_loki_dispatches_to_kit_and_uses_kits_answer(monkeypatch, tmp_path: Path):
+async def test_loki_dispatches_to_kit_and_uses_kits_answer(tmp_path: Path):
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         if agent == "kit":
             assert "dispatch" not in [t.name for t in info.function_tools]  # specialists do not dispatch
@@ -76,11 +73,7 @@ async def test_loki_dispatches_to_kit_and_uses_kits_answer(monkeypatch, tmp_path
             )
         return ModelResponse(parts=[TextPart(f"Kit says: {answers[-1]}")])
 
-    scripted(monkeypatch, script)
-    config = own_chains()
-    result = await run_turn(
-        "loki", "Which port?", "t1", config=config, home=tmp_path, dispatcher=await direct(config, tmp_path)
-    )
+    result = await turn("loki", "Which port?", "t1", script, team_config(), tmp_path)
     assert result.outcome == "answered"
     assert result.answer == "Kit says: Prefect's UI listens on port 4200."
     assert [d.agent for d in result.dispatched] == ["kit"]
@@ -97,26 +90,15 @@ async def test_loki_dispatches_to_kit_and_uses_kits_answer(monkeypatch, tmp_path
         ("kit", 1, "dispatch depth 1 reached"),
     ],
 )
-async def test_dispatch_refuses_self_unknown_and_too_deep(
-    monkeypatch, tmp_path: Path, target, depth, refusal
-):
+async def test_dispatch_refuses_self_unknown_and_too_deep(tmp_path: Path, target, depth, refusal):
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         answers = returned(messages)
         if not answers:
             return ModelResponse(parts=[ToolCallPart("dispatch", {"agent": target, "request": "x"})])
         return ModelResponse(parts=[TextPart(str(answers[-1]))])
 
-    scripted(monkeypatch, script)
-    config = own_chains().model_copy(update={"max_dispatch_depth": 1})
-    result = await run_turn(
-        "loki",
-        "go",
-        "t",
-        config=config,
-        home=tmp_path,
-        depth=depth,
-        dispatcher=await direct(config, tmp_path),
-    )
+    config = team_config().model_copy(update={"max_dispatch_depth": 1})
+    result = await turn("loki", "go", "t", script, config, tmp_path, depth=depth)
     assert result.outcome == "answered" and refusal in result.answer and result.dispatched == []
     assert [(c.name, c.ok) for c in result.tool_calls] == [("dispatch", False)]
 
@@ -130,9 +112,7 @@ async def test_dispatch_refuses_self_unknown_and_too_deep(
         ({"max_usd": 0.01}, "the `cost_limit` of 0.01", "max_usd"),
     ],
 )
-async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(
-    monkeypatch, tmp_path: Path, limits, phrase, key
-):
+async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(tmp_path: Path, limits, phrase, key):
     from pydantic_ai.usage import RequestUsage
 
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -142,10 +122,7 @@ async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(
             parts=[ToolCallPart("memory_read", {}), ToolCallPart("memory_read", {})], usage=usage
         )
 
-    scripted(monkeypatch, script)
-    result = await run_turn(
-        "loki", "loop forever", "t", config=own_chains(loki={"limits": limits}), home=tmp_path
-    )
+    result = await turn("loki", "loop forever", "t", script, team_config(loki={"limits": limits}), tmp_path)
     assert result.outcome == "limit" and result.answer == ""
     assert result.message.startswith("Loki stopped this turn at a limit: ")
     assert phrase in result.message
@@ -153,7 +130,7 @@ async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(
     assert "Traceback" not in result.message and "https://" not in result.message
 
 
-async def test_a_second_turn_in_a_thread_sees_the_first(monkeypatch, tmp_path: Path):
+async def test_a_second_turn_in_a_thread_sees_the_first(tmp_path: Path):
     seen: list[list[str]] = []
 
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -161,16 +138,15 @@ async def test_a_second_turn_in_a_thread_sees_the_first(monkeypatch, tmp_path: P
         seen.append([t for t in texts if isinstance(t, str)])
         return ModelResponse(parts=[TextPart(f"reply {len(seen)}")])
 
-    scripted(monkeypatch, script)
-    config = own_chains()
-    await run_turn("loki", "My cat is called Miso.", "home-chat", config=config, home=tmp_path)
-    await run_turn("loki", "What is my cat called?", "home-chat", config=config, home=tmp_path)
-    await run_turn("loki", "What is my cat called?", "other-thread", config=config, home=tmp_path)
+    config = team_config()
+    await turn("loki", "My cat is called Miso.", "home-chat", script, config, tmp_path)
+    await turn("loki", "What is my cat called?", "home-chat", script, config, tmp_path)
+    await turn("loki", "What is my cat called?", "other-thread", script, config, tmp_path)
     assert seen[1][:3] == ["My cat is called Miso.", "reply 1", "What is my cat called?"]
     assert "My cat is called Miso." not in seen[2]
 
 
-async def test_memory_and_vault_tools_use_the_shared_files(monkeypatch, tmp_path: Path):
+async def test_memory_and_vault_tools_use_the_shared_files(tmp_path: Path):
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         answers = returned(messages)
         if agent == "loki" and not answers:
@@ -181,10 +157,9 @@ async def test_memory_and_vault_tools_use_the_shared_files(monkeypatch, tmp_path
             )
         return ModelResponse(parts=[TextPart(json.dumps(answers))])
 
-    scripted(monkeypatch, script)
-    config = own_chains()
-    await run_turn("loki", "remember", "t", config=config, home=tmp_path)
-    kit = await run_turn("kit", "recall", "t", config=config, home=tmp_path)
+    config = team_config()
+    await turn("loki", "remember", "t", script, config, tmp_path)
+    kit = await turn("kit", "recall", "t", script, config, tmp_path)
     memory, vault = json.loads(kit.answer)
     assert "· loki\n\nThe user prefers tea." in memory
     assert vault.startswith("The vault is not indexed yet")
@@ -226,7 +201,7 @@ specialist = ["anthropic:claude-sonnet-4-6"]
 """
     )
     monkeypatch.setenv("TENURE_CONFIG", str(config))
-    return Env().home.expanduser()
+    return Env().home
 
 
 pytestmark_flow = pytest.mark.usefixtures("prefect_server")
@@ -318,10 +293,10 @@ async def test_flow_turn_falls_back_when_the_first_provider_is_overloaded(
 
 
 @pytestmark_flow
-async def test_vault_search_tool_returns_indexed_notes(monkeypatch, tmp_path: Path):
+async def test_vault_search_tool_returns_indexed_notes(tmp_path: Path):
     from tenure.flows.vault_embed import vault_embed
 
-    home = Env().home.expanduser()
+    home = Env().home
     vault = tmp_path / "vault"
     (vault / "decisions").mkdir(parents=True)
     (vault / "decisions" / "backups.md").write_text(
@@ -338,8 +313,7 @@ async def test_vault_search_tool_returns_indexed_notes(monkeypatch, tmp_path: Pa
             )
         return ModelResponse(parts=[TextPart(json.dumps(answers[-1]))])
 
-    scripted(monkeypatch, script)
-    result = await run_turn("loki", "backups?", "t", config=own_chains(), home=home)
+    result = await turn("loki", "backups?", "t", script, team_config(), home)
     (hit,) = json.loads(result.answer)
     assert hit["path"] == "decisions/backups.md" and "restic" in hit["text"] and hit["stale"] is False
     assert [(c.name, c.ok) for c in result.tool_calls] == [("vault_search", True)]

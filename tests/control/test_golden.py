@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tenure.control import task_types
 from tenure.control.golden import load_golden, shots_for
 from tenure.control.judges import deterministic_judge
-from tenure.control.tasks import TASK_TYPES
 
 
 def test_at_least_twenty_tasks_per_type_with_unique_ids():
     tasks = load_golden()
     counts = Counter(t.type for t in tasks)
-    assert set(counts) == set(TASK_TYPES)
+    assert set(counts) == set(task_types.names())
     assert min(counts.values()) >= 20
     assert len({t.id for t in tasks}) == len(tasks)
 

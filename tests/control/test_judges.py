@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tenure.control.judges import code_tests, field_f1, format_structure, heuristic_judge, label_match
-from tenure.control.tasks import parse_task
+from tenure.control.judges import heuristic_judge
+from tenure.control.task import parse_task
+from tenure.control.task_types.classify import label_match
+from tenure.control.task_types.code_transform import code_tests
+from tenure.control.task_types.extract import field_f1
+from tenure.control.task_types.format import format_structure
 
 
 def test_label_match():

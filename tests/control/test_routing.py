@@ -10,7 +10,7 @@ import pytest
 
 from tenure.config import Env, load_config
 from tenure.control.routing import route_task
-from tenure.control.tasks import parse_task
+from tenure.control.task import parse_task
 from tenure.flows.shadow_eval import shadow_pending
 from tenure.store import ScoreLog, new_id
 from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
@@ -55,7 +55,7 @@ candidates = ["ollama:qwen2.5:latest"]
 """
     )
     monkeypatch.setenv("TENURE_CONFIG", str(config))
-    return Env().home.expanduser()
+    return Env().home
 
 
 def scores(home: Path) -> list[dict]:
@@ -170,7 +170,7 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
         ("runs", 1, 4),
         ("scores", 1, 2),
     ]
-    assert ScoreLog(configured / "store").scoreboard()[0]["n"] == 2
+    assert ScoreLog(configured / "store").score_totals(after_demotion=False)[0].n == 2
     async with get_client() as client:
         names = {run.name for run in await client.read_flow_runs()}
     assert "shadow_eval/classify/ollama:qwen2.5" in names
@@ -337,12 +337,11 @@ async def test_backtest_runs_a_new_candidate_over_the_archive_without_ground_tru
     verdict = await backtest("ollama:qwen2.5:latest", "classify", limit=10)
 
     assert len(anthropic_server.completion_requests) == asked  # no new ground-truth calls
-    assert (verdict["archived"], verdict["n"], verdict["mean"], verdict["decision"]) == (
-        3,
-        3,
-        1.0,
-        "continue",
-    )
+    [reading] = verdict["readings"]
+    assert verdict["archived"] == 3
+    assert (reading["judge"], reading["use"], reading["n"], reading["mean"], reading["decision"]) == (
+        "label_match", "evidence", 3, 1.0, "continue"
+    )  # fmt: skip
     log = ScoreLog(configured / "store")
     assert log.query("SELECT source, count(*) FROM scores GROUP BY 1")[1] == [("backtest", 3)]
     assert log.query("SELECT count(*) FROM runs WHERE role = 'ground_truth'")[1] == [

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from tenure.control.tasks import TASK_TYPES, TaskError, parse_task
+from tenure.control import task_types
+from tenure.control.task import TaskError, parse_task
 
 CLASSIFY = {"id": "t1", "type": "classify", "input": {"text": "Invoice due", "labels": ["billing", "spam"]}}
 
 
 def test_all_seven_types_exist():
-    assert set(TASK_TYPES) == {
+    assert set(task_types.names()) == {
         "analyze", "classify", "extract", "format", "summarize", "rag_synthesis", "code_transform"
     }  # fmt: skip
 

@@ -16,9 +16,10 @@ import pytest
 from tenure.memory.chunker import chunk_text
 from tenure.memory.notes import read_note, scan
 from tenure.memory.search import search
+from tenure.resources import data_path
 from tenure.store.vault import IndexBusy, VaultStore
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "vault"
+SAMPLE = data_path("vault")
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from tenure.memory.notes import Note, Unreadable, read_note, scan
+from tenure.resources import data_path
 
 
 def write(root: Path, rel: str, content: str | bytes) -> Path:
@@ -111,7 +112,7 @@ def test_broken_frontmatter_is_ignored_with_a_warning_and_the_body_kept(tmp_path
 
 
 def test_the_shipped_sample_vault_reads_cleanly():
-    root = Path(__file__).resolve().parents[2] / "data" / "vault"
+    root = data_path("vault")
     notes = [read_note(root, s, 2_000_000) for s in scan(root)]
     assert len(notes) == 100
     assert all(isinstance(n, Note) and not n.warnings for n in notes)

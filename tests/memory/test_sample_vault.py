@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
-VAULT = Path(__file__).parents[2] / "data" / "vault"
-QUERIES = Path(__file__).parents[2] / "data" / "vault_queries.jsonl"
+from tenure.resources import data_path
+
+VAULT = data_path("vault")
+QUERIES = data_path("vault_queries.jsonl")
 
 
 def test_about_a_hundred_notes_across_the_five_folders():

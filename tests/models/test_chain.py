@@ -15,7 +15,7 @@ from pydantic_ai.models.function import FunctionModel
 from tenure.config import AnthropicConfig, RetryPolicy
 from tenure.models import CallFailed, ChainUnavailable, call
 from tenure.models.chain import Link, falls_back
-from tenure.models.record import recording
+from tenure.models.result import recording
 from tests.conftest import config_for
 from tests.fakes.llm_server import FakeLLMServer, error, ok
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tenure.store import ScoreLog, new_id
+from tenure.store import RowError, RunRow, ScoreLog, new_id
 
 ROOT = Path(__file__).parents[2]
 
@@ -36,7 +36,7 @@ def score(i: int, candidate: str = "local:gemma-3-270m", value: float = 1.0) -> 
 WRITER = """
 import sys
 from pathlib import Path
-from tenure.store import ScoreLog, new_id
+from tenure.store import ScoreLog
 from tests.store.test_log import score
 log, per_append, appends = ScoreLog(Path(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
 for n in range(appends):
@@ -101,22 +101,17 @@ def test_killed_writer_leaves_every_committed_row_and_nothing_partial(tmp_path: 
     assert rows % per_append == 0  # whole segments only: a half-written one is never read
 
 
-def test_compaction_keeps_every_row_once_and_survives_a_crash_midway(tmp_path: Path, monkeypatch):
+def test_compaction_keeps_every_row_once_and_survives_a_crash_midway(tmp_path: Path):
     log = ScoreLog(tmp_path)
     for n in range(5):
         log.append("scores", [score(i) for i in range(n * 10, n * 10 + 10)])
     before = sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall())
+    inputs = {path.name: path.read_bytes() for path in log.segments("scores")}
 
-    # killed after writing the merged segment, before deleting the ones it merged
-    real_unlink = Path.unlink
-
-    def crash(self: Path, missing_ok: bool = False) -> None:
-        raise KeyboardInterrupt("killed mid-compaction")
-
-    monkeypatch.setattr(Path, "unlink", crash)
-    with pytest.raises(KeyboardInterrupt):
-        log.compact("scores")
-    monkeypatch.setattr(Path, "unlink", real_unlink)
+    log.compact("scores")
+    # the disk as a compaction killed after writing its merged segment, before deleting its inputs, leaves it
+    for name, data in inputs.items():
+        (tmp_path / "scores" / name).write_bytes(data)
     assert len(log.segments("scores")) == 6  # five inputs and the merged one, all on disk
     assert sorted(log.connect().execute("SELECT score_id, task_id, score FROM scores").fetchall()) == before
 
@@ -144,3 +139,34 @@ def test_sql_is_read_only(tmp_path: Path):
             log.query(statement)
     with pytest.raises(ValueError, match=r"not valid SQL|Parser Error|syntax"):
         log.query("SELEC nothing")
+
+
+def test_append_refuses_a_misspelled_or_missing_column_and_writes_nothing(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    misspelled = {**score(1), "candiate": score(1)["candidate"]}
+    del misspelled["candidate"]
+    with pytest.raises(RowError) as failure:
+        log.append("scores", [score(0), misspelled])
+    message = str(failure.value)
+    assert message.startswith("scores row 1: missing column 'candidate'; unknown column 'candiate'")
+    assert "the scores columns are score_id, ts, run_id" in message
+    with pytest.raises(RowError, match="runs row 0: column 'input_tokens': Input should be a valid integer"):
+        log.append("runs", [{"task_id": "t", "task_type": "classify", "role": "candidate", "source": "x",
+                             "input_tokens": "many"}])  # fmt: skip
+    assert log.segments("scores") == [] and log.segments("runs") == []
+
+
+def test_typed_rows_round_trip_with_their_json_columns(tmp_path: Path):
+    log = ScoreLog(tmp_path)
+    run = RunRow(
+        task_id="t-1",
+        task_type="extract",
+        role="ground_truth",
+        source="live",
+        input={"text": "Dr. Okafor, 12 May", "fields": ["who"]},
+        output={"who": "Dr. Okafor"},
+    )
+    log.append("runs", [run])
+    [back] = log.archived_ground_truth("extract", 10)
+    assert back == run.model_copy(update={"ts": back.ts})
+    assert log.query("SELECT output FROM runs")[1] == [('{"who": "Dr. Okafor"}',)]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Attempt", "CallResult", "Skip", "recording"]
+__all__ = ["Attempt", "CallResult", "Skip", "note_attempt", "recording"]
 
 Outcome = Literal["ok", "retried", "fell_back", "failed", "skipped"]
 
@@ -78,7 +78,7 @@ def recording():
         _attempts.reset(token)
 
 
-def record(attempt: Attempt) -> None:
+def note_attempt(attempt: Attempt) -> None:
     """Add an attempt to the current recording, if any."""
     current = _attempts.get()
     if current is not None:

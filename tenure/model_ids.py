@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 __all__ = ["MODEL_ID_FORMS", "PROVIDERS", "ModelId", "parse_model_id"]
 
@@ -33,4 +33,4 @@ def parse_model_id(text: str | ModelId) -> ModelId:
         raise ValueError(f"'{text}' is not a model id; expected {MODEL_ID_FORMS}")
     if provider == "local" and name not in LOCAL_MODELS:
         raise ValueError(f"'{text}' is not an embedded model; the embedded model is local:{LOCAL_MODELS[0]}")
-    return ModelId(provider, name)  # type: ignore[arg-type]
+    return ModelId(cast(Provider, provider), name)  # checked against PROVIDERS above

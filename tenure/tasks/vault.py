@@ -1,4 +1,4 @@
-"""Prefect tasks of the vault index: plan a pass, index one batch, finish (deletions, indexes, run row).
+"""Prefect tasks of the vault index: plan a pass, index one batch, finish (deletions, indexes, record).
 
 One task run per batch of about ``vault.batch_chunks`` chunks, never one per note: a first index of
 10,000 notes is a few hundred task runs, and a retried batch redoes only its own notes.
@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tenure.config import VaultConfig
-from tenure.memory.index import Plan, Report, index_batch, plan, remove_deleted, run_row
+from tenure.memory.index import Plan, Report, finished_pass, index_batch, plan, remove_deleted, start_pass
 from tenure.memory.notes import FileState
-from tenure.store.vault import VaultStore
+from tenure.store.vault import NoteState, VaultStore
 
 __all__ = ["finish_pass", "index_files", "plan_pass"]
 
 
 @task(name="plan_vault_pass", cache_policy=NO_CACHE)
 def plan_pass(root: Path, store: VaultStore, config: VaultConfig, full: bool) -> Plan:
-    return plan(root, store, config, full=full)
+    """What changed since the last pass; empties the index first when the pass starts from nothing."""
+    todo = plan(root, store, config, full=full)
+    start_pass(todo, store)
+    return todo
 
 
 @task(
@@ -37,7 +39,7 @@ def index_files(
     number: int,
     root: Path,
     files: list[FileState],
-    known: dict[str, dict[str, Any]],
+    known: dict[str, NoteState],
     store: VaultStore,
     config: VaultConfig,
 ) -> Report:
@@ -46,10 +48,10 @@ def index_files(
 
 @task(name="finish_vault_pass", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE)
 def finish_pass(
-    vault_plan: Plan, report: Report, store: VaultStore, config: VaultConfig, full: bool, started: dt.datetime
+    vault_plan: Plan, report: Report, store: VaultStore, config: VaultConfig, started: dt.datetime
 ) -> Report:
-    """Remove deleted notes, refresh the full-text and vector indexes, record the run."""
+    """Remove deleted notes, refresh the full-text and vector indexes, record the pass."""
     report += remove_deleted(vault_plan, store)
     store.refresh(config.ann_min_chunks)
-    store.record_run(run_row(vault_plan, report, full=full, started=started))
+    store.record_run(finished_pass(vault_plan, report, config, started=started))
     return report

@@ -11,13 +11,13 @@ from typing import Any
 
 from prefect import task
 
-from tenure.config import Env, load_config
 from tenure.models import CallFailed, CallResult, call
+from tenure.runtime import runtime
 
-__all__ = ["call_model"]
+__all__ = ["call_model", "is_outage"]
 
 
-def _outage(task: Any, task_run: Any, state: Any) -> bool:
+def is_outage(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only when every model failed on the provider side (not on a rejected request)."""
     try:
         state.result()
@@ -33,11 +33,9 @@ def _outage(task: Any, task_run: Any, state: Any) -> bool:
     task_run_name="call/{target}",
     retries=2,
     retry_delay_seconds=[30, 120],
-    retry_condition_fn=_outage,
+    retry_condition_fn=is_outage,
 )
 async def call_model(prompt: str, target: str = "default", max_tokens: int | None = None) -> CallResult:
     """Ask a chain or model; config and secrets are loaded inside the task, never passed as parameters."""
-    env = Env()
-    return await call(
-        prompt, config=load_config(), home=env.home.expanduser(), target=target, max_tokens=max_tokens
-    )
+    rt = runtime()
+    return await call(prompt, config=rt.config, home=rt.home, target=target, max_tokens=max_tokens)

@@ -1,0 +1,53 @@
+"""The ``tenure`` command line (typer + rich): it parses arguments and renders results; the work is
+done by the flows and the domain packages.
+
+One module per command group (``ask``, ``control``, ``vault``, ``agents``, ``doctor``, ``demo``), the
+shared rendering in ``render``; this module assembles the app.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from tenure.cli.agents import agents_app
+from tenure.cli.ask import ask
+from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
+from tenure.cli.demo import demo
+from tenure.cli.doctor import doctor
+from tenure.cli.vault import vault_app
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="tenure: a personal LLM agent team on Prefect, where local models earn tenure on evidence.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _quiet() -> None:
+    """Before any command: keep Prefect's own chatter (temporary server, telemetry, per-task INFO lines)
+    out of the CLI's output and the model hub out of reach. Deployed runs on a worker keep their
+    normal logging; a value already set in the environment wins."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+app.command()(ask)
+app.command()(doctor)
+app.command()(demo)
+app.command("eval")(eval_)
+app.command()(route)
+app.command()(scores)
+app.command()(sql)
+app.command()(promote)
+app.command()(demote)
+app.command()(promotions)
+app.command()(backtest)
+app.add_typer(vault_app, name="vault")
+app.add_typer(agents_app, name="agents")

@@ -1,0 +1,5 @@
+"""``python -m tenure.cli``: the same app as the ``tenure`` command."""
+
+from tenure.cli import app
+
+app()

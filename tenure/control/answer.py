@@ -1,0 +1,56 @@
+"""Asking a model (or a chain) for a task's answer, in the form its kind of model can give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from tenure.config import TenureConfig
+from tenure.control.golden import shots_for
+from tenure.control.task import Task
+from tenure.model_ids import parse_model_id
+from tenure.models import CallFailed, CallResult, ChainUnavailable, call
+
+__all__ = ["Answer", "answer"]
+
+
+@dataclass
+class Answer:
+    """A model's parsed output for a task, with the model layer's record (or the error that stopped it)."""
+
+    output: Any
+    result: CallResult | None
+    error: str | None = None
+
+
+def _is_base_model(target: str) -> bool:
+    return ":" in target and parse_model_id(target).provider == "local"
+
+
+async def answer(task: Task, target: str, config: TenureConfig, home: Path) -> Answer:
+    """Ask ``target`` (a model id or chain name). Base models get the few-shot completion prompt and
+    their text is parsed; instruction models get the chat prompt and, where the type has one, the
+    structured output model. A failure is an ``Answer`` with its error, never an exception."""
+    kind, data = task.kind, task.data()
+    try:
+        if _is_base_model(target):
+            result = await call(
+                kind.completion(data, shots_for(task)), config=config, home=home, target=target,
+                max_tokens=kind.max_tokens, stop=list(kind.stop),
+            )  # fmt: skip
+            return Answer(kind.parse(str(result.output), data), result)
+        system, user = kind.chat(data)
+        result = await call(
+            user, config=config, home=home, target=target, system=system, output_type=kind.output_model or str
+        )
+    except CallFailed as exc:
+        return Answer(None, exc.result, str(exc))
+    except ChainUnavailable as exc:
+        return Answer(None, None, str(exc))
+    output = result.output
+    if isinstance(output, BaseModel):
+        output = kind.from_structured(output, data)
+    return Answer(output, result)
