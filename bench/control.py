@@ -431,9 +431,9 @@ def scores_benchmark(rows: int, root: Path) -> list[Row]:
             f"(c) tenure scores, {rows:,} rows / {SEGMENTS} segments",
             before["scoreboard"],
             before["plain"],
-            f"tenure.control.scoreboard.scoreboard(), what `tenure scores` runs; {method}; {len(board)} rows, "
-            f"n sums to {total:,}, {failures:,} judge failures; {size_mb:.0f} MB zstd, generated with "
-            f"pyarrow in {generate_s:.1f} s",
+            f"tenure.control.scoreboard.scoreboard(), what `tenure scores` runs; {method}; "
+            f"{len(board)} rows, n sums to {total:,}, {failures:,} judge failures; {size_mb:.0f} MB zstd, "
+            f"generated with pyarrow in {generate_s:.1f} s",
         ),
         row(
             "(c) tenure scores, after compact",
@@ -449,7 +449,7 @@ def scores_benchmark(rows: int, root: Path) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--calls", type=positive, default=200, help="timed calls per variant in (a)")
     parser.add_argument(
         "--shadow-tasks",

@@ -169,7 +169,7 @@ def run_rows(args: Any) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reps", type=positive, default=2000, help="replications per row")
     parser.add_argument("--horizon", type=positive, default=2000, help="judged runs per replication")
     parser.add_argument("--seed", type=int, default=20261125)

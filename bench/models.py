@@ -223,7 +223,7 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
 
         async def direct_call() -> None:
             reply = await direct.messages.create(model="claude-opus-4-6", max_tokens=64, messages=messages)
-            assert reply.content[0].text == "ok"
+            assert reply.content[0].type == "text" and reply.content[0].text == "ok"
 
         async def direct_529_then_ok() -> None:
             try:
@@ -306,7 +306,7 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--calls", type=positive, default=200, help="timed calls per variant (default 200)")
     parser.add_argument(
         "--tokens", type=positive, default=64, help="tokens per embedded completion (default 64)"

@@ -66,7 +66,14 @@ async def _scenarios(turns: int) -> list[Row]:
 
     async def dispatcher(agent, request, thread, depth):
         result = await run_turn(
-            agent, request, thread, config=rt.config, home=rt.home, depth=depth, dispatcher=dispatcher, model=model
+            agent,
+            request,
+            thread,
+            config=rt.config,
+            home=rt.home,
+            depth=depth,
+            dispatcher=dispatcher,
+            model=model,
         )
         rt.log.append("runs", [turn_run(result, request, new_id())])
         return result
@@ -104,7 +111,7 @@ async def _scenarios(turns: int) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--turns", type=positive, default=60, help="timed turns per variant and scenario")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args()

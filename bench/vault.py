@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,12 +203,13 @@ VERBS = [
 
 def _markov(vault: Path) -> tuple[dict[tuple[str, str], list[str]], list[tuple[str, str]]]:
     """An order-2 word chain over the sample vault's prose lines (no frontmatter, code, tables, headings)."""
-    from tenure.memory.notes import read_note, scan
+    from tenure.memory.notes import Note, read_note, scan
 
     chain: dict[tuple[str, str], list[str]] = {}
     starts: list[tuple[str, str]] = []
     for state in scan(vault):
         note = read_note(vault, state, 2_000_000)
+        assert isinstance(note, Note), note
         in_fence = False
         for line in note.body.splitlines():
             stripped = line.strip()
@@ -451,7 +452,7 @@ class VaultGenerator:
 
     # queries
 
-    def queries(self, n: int, exclude: set[str] = frozenset()) -> list[tuple[str, str, str | None]]:
+    def queries(self, n: int, exclude: Set[str] = frozenset()) -> list[tuple[str, str, str | None]]:
         """``n`` distinct (query, kind, relevant path or None): exact ids, keywords, natural language."""
         rng = self.rng
         out: dict[str, tuple[str, str, str | None]] = {}
@@ -648,7 +649,7 @@ def quality_benchmark(tmp: Path) -> list[Row]:
         Row(
             "(a) vector, float32 model (baseline)",
             result(f32["vector"]),
-            notes=f"{kinds(f32['vector'])}; same flow and search with vault.precision = \"float32\" "
+            notes=f'{kinds(f32["vector"])}; same flow and search with vault.precision = "float32" '
             f"(indexed in {seconds['float32']:.1f} s); "
             f"int8 − float32 recall@5 {int8['vector']['recall'] - f32['vector']['recall']:+.3f}",
         ),
@@ -807,7 +808,8 @@ def ann_benchmark(index: Path, queries: list[str]) -> Row:
             rows = q.select(columns).limit(10).to_list()
             return {(r["path"], tuple(r["headings"] or ()), r["text"]) for r in rows}
 
-        ann(), exact()  # warm this query's pages for both paths
+        ann()  # warm this query's pages for both paths
+        exact()
         started = time.perf_counter()
         approximate = ann()
         ann_ms.append((time.perf_counter() - started) * 1000)
@@ -858,7 +860,7 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
         Row(
             "(b) embed() float32 (baseline)",
             f"{f32_rate:.0f} chunks/s",
-            notes="embed(texts, precision=\"float32\"), same texts and method; int8 is "
+            notes='embed(texts, precision="float32"), same texts and method; int8 is '
             f"×{int8_rate / f32_rate:.2f} the float32 rate",
         ),
     ]
@@ -932,7 +934,7 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--notes", type=positive, help="notes in the generated vault (default 10,000)")
     parser.add_argument("--queries", type=positive, help="timed search queries per mode (default 200)")
     parser.add_argument(

@@ -15,6 +15,17 @@ from tests.fakes.llm_server import FakeLLMServer
 KEYS = {"ANTHROPIC_API_KEY": "sk-ant-test-0000", "OPENAI_API_KEY": "sk-openai-test-0000"}
 
 
+SERVERS = {"prefect_server", "anthropic_server", "openai_server", "model_home"}
+"""Fixtures that start a real server or need the embedded model: a test using one is marked slow."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m "not slow"`` skips every test that starts a server or loads a model, marked or not."""
+    for item in items:
+        if SERVERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One home per session for the embedded model's GGUF (assembling it takes a second and 250 MB)."""

@@ -137,3 +137,49 @@ def test_every_third_party_import_is_declared(folder: str, extras: tuple[str, ..
 def test_no_module_is_longer_than_a_reader_takes_in():
     long = {module_name(p): n for p in SOURCES if (n := len(p.read_text().splitlines())) > 450}
     assert long == {}
+
+
+def _is_module(name: str) -> bool:
+    path = ROOT / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _patches(path: Path) -> list[str]:
+    """``monkeypatch.setattr(...)`` calls, and assignments to an attribute of a tenure module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tenure")
+        for alias in node.names
+        if _is_module(f"{node.module}.{alias.name}")
+    } | {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("tenure")
+    }
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setattr"
+        ):
+            found.append(f"{path.name}:{node.lineno} {ast.unparse(node)[:80]}")
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                owner = target.value if isinstance(target, ast.Attribute) else None
+                while isinstance(owner, ast.Attribute):
+                    owner = owner.value
+                if isinstance(owner, ast.Name) and owner.id in modules:
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(target)} = …")
+    return found
+
+
+def test_no_test_or_bench_patches_a_module_attribute():
+    """Tests and benches use the seams (``run_turn(model=…)``, ``vault.precision``, fixtures), never
+    replace a function inside a module."""
+    paths = sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")])
+    assert [p for path in paths for p in _patches(path)] == []

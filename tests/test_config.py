@@ -115,6 +115,7 @@ def test_readme_example_config_is_valid(tmp_path: Path):
     path = tmp_path / "tenure.toml"
     path.write_text(example)
     config = load_config(path)
+    assert config.providers.anthropic.api_key is not None
     assert config.providers.anthropic.api_key.startswith("op://")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tenure.config import parse_config
 from tenure.doctor import check_ollama
 from tests.fakes.llm_server import FakeLLMServer
 
 
+@pytest.mark.slow
 def test_ollama_lists_models_and_names_the_missing_ones_with_the_fix():
     with FakeLLMServer(ollama_models=["qwen2.5:latest", "phi4:latest"]) as ollama:
         config = parse_config({"providers": {"ollama": {"base_url": ollama.url}}})
@@ -24,6 +27,7 @@ def test_ollama_lists_models_and_names_the_missing_ones_with_the_fix():
     assert "missing llama3.2:3b" in missing.detail
 
 
+@pytest.mark.slow
 def test_ollama_not_running_is_a_warning_not_a_failure():
     with FakeLLMServer() as gone:
         url = gone.url

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
+from prefect import State
 from prefect.client.orchestration import get_client
 from prefect.flows import load_flow_from_entrypoint
 from prefect.states import Failed
@@ -26,10 +29,15 @@ async def test_ask_flow_records_a_flow_run_with_the_model_task(prefect_server, m
         config.write_text(f'[providers.anthropic]\nbase_url = "{server.url}"\n')
         monkeypatch.setenv("TENURE_CONFIG", str(config))
         server.push(ok("flow answer", input_tokens=12, output_tokens=3))
-        state = await ask("hi", target="anthropic:claude-opus-4-6", return_state=True)
+        # an async flow called with return_state=True returns a coroutine of its State; Prefect's
+        # overloads miss the async case (they type it as a State of a coroutine)
+        state = await cast(
+            "Awaitable[State[CallResult]]", ask("hi", target="anthropic:claude-opus-4-6", return_state=True)
+        )
 
-    result = await state.result()
+    result = await state.aresult()
     assert (result.served_by, result.output) == ("anthropic:claude-opus-4-6", "flow answer")
+    assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         flow_run = await client.read_flow_run(state.state_details.flow_run_id)
         task_runs = await client.read_task_runs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ REF = "op://Private/Anthropic API Key/credential"
 
 
 @pytest.fixture
-def fake_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An `op` on PATH that answers `op read --no-newline REF` like the 1Password CLI, logging each call."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -117,8 +118,10 @@ async def test_value_never_reaches_config_repr_logs_or_errors(
 
 def test_prefect_secret_block_reference(prefect_server):
     from prefect.blocks.system import Secret
+    from pydantic import Secret as PydanticSecret
 
-    Secret(value="sk-from-prefect-block").save("anthropic-key", overwrite=True)
+    # the str wrapped as Secret's validator wraps it; its annotation admits only the wrapped forms
+    Secret(value=PydanticSecret[str]("sk-from-prefect-block")).save("anthropic-key", overwrite=True)
     secrets.clear_cache()
     assert resolve("prefect-secret://anthropic-key").get_secret_value() == "sk-from-prefect-block"
     with pytest.raises(SecretError) as failure:

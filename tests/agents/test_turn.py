@@ -4,9 +4,9 @@ real SDK path through the ``agent_turn`` flow on a real Prefect server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
@@ -18,6 +18,9 @@ from tenure.models.chain import Link
 from tenure.models.pricing import load_pricing
 from tenure.store import ScoreLog
 from tests.fakes.llm_server import FakeLLMServer, error, ok, tool
+
+if TYPE_CHECKING:
+    from prefect import State
 
 # -- the turn loop with scripted models ---------------------------------------------------------------
 
@@ -124,6 +127,7 @@ async def test_a_turn_that_reaches_a_limit_stops_with_a_clear_message(tmp_path: 
 
     result = await turn("loki", "loop forever", "t", script, team_config(loki={"limits": limits}), tmp_path)
     assert result.outcome == "limit" and result.answer == ""
+    assert result.message is not None
     assert result.message.startswith("Loki stopped this turn at a limit: ")
     assert phrase in result.message
     assert result.message.endswith(f"(agents.loki.limits.{key} in tenure.toml)")
@@ -220,14 +224,20 @@ async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
         ok("4200", input_tokens=50, output_tokens=2),  # Kit
         ok("Kit says 4200.", input_tokens=120, output_tokens=4),  # Loki, with Kit's answer
     )
-    state = await agent_turn("loki", "Which port?", "tg-42", return_state=True)
-    result: TurnResult = await state.result()
+    # an async flow called with return_state=True returns a coroutine of its State; Prefect's overloads
+    # miss the async case (they type it as a State of a coroutine)
+    state = await cast(
+        "Awaitable[State[TurnResult]]", agent_turn("loki", "Which port?", "tg-42", return_state=True)
+    )
+    result: TurnResult = await state.aresult()
     assert result.answer == "Kit says 4200." and result.outcome == "answered"
     assert result.dispatched[0].agent == "kit" and result.dispatched[0].answer == "4200"
     assert result.served_by == ["anthropic:claude-opus-4-6"]
     final = anthropic_server.completion_requests[2].body
+    assert final is not None
     assert "4200" in json.dumps(final["messages"][-1])  # Loki's second request carries Kit's answer
 
+    assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         loki_run = await client.read_flow_run(state.state_details.flow_run_id)
         runs = await client.read_flow_runs()
@@ -263,8 +273,11 @@ async def test_flow_turn_uses_route_task_through_the_control_plane(
     )
     from prefect.client.orchestration import get_client
 
-    state = await agent_turn("loki", "Classify this email for me", "t-route", return_state=True)
-    result = await state.result()
+    state = await cast(  # a coroutine of the State, as in the test above
+        "Awaitable[State[TurnResult]]",
+        agent_turn("loki", "Classify this email for me", "t-route", return_state=True),
+    )
+    result = await state.aresult()
     assert result.answer == "That one is billing."
     async with get_client() as client:
         tasks = [
@@ -287,8 +300,11 @@ async def test_flow_turn_falls_back_when_the_first_provider_is_overloaded(
     anthropic_server.push(error(529, "overloaded"), ok("Sonnet here."))
     result = await agent_turn("loki", "hello", "t")
     assert (result.answer, result.served_by) == ("Sonnet here.", ["anthropic:claude-sonnet-4-6"])
-    bodies = [r.body["model"] for r in anthropic_server.completion_requests]
-    assert bodies == ["claude-opus-4-6", "claude-sonnet-4-6"]
+    models = []
+    for request in anthropic_server.completion_requests:
+        assert request.body is not None
+        models.append(request.body["model"])
+    assert models == ["claude-opus-4-6", "claude-sonnet-4-6"]
     assert load_config().agents["loki"].chain == "default"
 
 

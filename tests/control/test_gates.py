@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure.control.gates import make_drift_detector, make_gate
+from tenure.control.gates import SequentialGate, make_drift_detector, make_gate
 
 scores = st.lists(st.floats(min_value=0.0, max_value=1.0, allow_nan=False), max_size=300)
 
@@ -34,6 +34,7 @@ def test_adding_perfect_scores_never_turns_a_promotion_or_continue_into_a_reject
 def test_the_bound_never_exceeds_the_running_mean(xs):
     _, decisions = run(make_gate("sequential"), xs)
     for d in decisions:
+        assert d.bound is not None
         assert 0.0 <= d.bound <= d.mean + 1e-12
 
 
@@ -41,6 +42,7 @@ def test_the_bound_never_exceeds_the_running_mean(xs):
 @given(scores)
 def test_decisions_are_final_and_consistent_with_the_bound(xs):
     gate = make_gate("sequential")
+    assert isinstance(gate, SequentialGate)
     _, decisions = run(gate, xs)
     seen = "continue"
     for d in decisions:
@@ -50,6 +52,7 @@ def test_decisions_are_final_and_consistent_with_the_bound(xs):
         if d.action == "promote" and d.n == next(
             i + 1 for i, e in enumerate(decisions) if e.action == "promote"
         ):
+            assert d.bound is not None
             assert d.bound >= gate.bar - gate.margin - 1e-6
 
 

@@ -105,6 +105,7 @@ async def test_llm_judge_verdict_is_parsed_and_blind_to_model_names(
         "llm:anthropic:claude-opus-4-6", "llm", 0.85, True, "Same date and cause."
     )  # fmt: skip
     body = anthropic_server.completion_requests[-1].body
+    assert body is not None
     judge_prompt = json.dumps([body.get("system"), body["messages"]]).lower()  # what the judge reads
     assert "reference answer" in judge_prompt and "candidate answer" in judge_prompt
     for name in ("qwen", "ollama", "claude", "anthropic", "gemma"):

@@ -8,6 +8,7 @@ import pytest
 
 from tenure.control import task_types
 from tenure.control.task import TaskError, parse_task
+from tenure.control.task_types.classify import ClassifyInput
 
 CLASSIFY = {"id": "t1", "type": "classify", "input": {"text": "Invoice due", "labels": ["billing", "spam"]}}
 
@@ -48,7 +49,9 @@ def test_ten_megabyte_input_is_refused():
 
 def test_type_given_separately_wraps_a_bare_input():
     task = parse_task({"text": "Invoice due", "labels": ["billing", "spam"]}, task_type="classify")
-    assert (task.type, task.data().labels) == ("classify", ["billing", "spam"])
+    data = task.data()
+    assert isinstance(data, ClassifyInput)
+    assert (task.type, data.labels) == ("classify", ["billing", "spam"])
 
 
 def test_prompts_for_instruction_and_base_models():

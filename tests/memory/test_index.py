@@ -10,14 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tenure.memory.chunker import chunk_text
-from tenure.memory.notes import read_note, scan
+from tenure.memory.notes import Note, read_note, scan
 from tenure.memory.search import search
 from tenure.resources import data_path
-from tenure.store.vault import IndexBusy, VaultStore
+from tenure.store.vault import IndexBusy, Mode, VaultStore
 
 SAMPLE = data_path("vault")
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -29,10 +30,10 @@ def note(title: str, *sections: tuple[str, str]) -> str:
     )
 
 
-def index(vault: Path, store: VaultStore, **kwargs) -> dict:
+def index(vault: Path, store: VaultStore) -> dict[str, Any]:
     from tenure.flows.vault_embed import vault_embed
 
-    return vault_embed(str(vault), index=str(store.root), **kwargs)
+    return vault_embed(str(vault), index=str(store.root))
 
 
 def paths(hits) -> list[str]:
@@ -62,6 +63,7 @@ def store(tmp_path: Path) -> VaultStore:
 
 def hashes(root: Path, rel: str) -> set[str]:
     n = read_note(root, next(s for s in scan(root) if s.path == rel), 2_000_000)
+    assert isinstance(n, Note), n
     return {c.content_hash for c in chunk_text(n.title, n.body)}
 
 
@@ -257,7 +259,7 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, prefect_server) -> Va
     return store
 
 
-def recall_at_5(store: VaultStore, mode: str) -> float:
+def recall_at_5(store: VaultStore, mode: Mode) -> float:
     queries = [json.loads(line) for line in (SAMPLE.parent / "vault_queries.jsonl").read_text().splitlines()]
     total = 0.0
     for q in queries:
@@ -325,8 +327,9 @@ async def test_a_pass_is_one_flow_run_with_one_task_run_per_batch_not_per_note(
         progress=lambda done, total, _: seen.append((done, total)),
         return_state=True,
     )
-    assert (await state.result())["chunks_new"] == 12
+    assert (await state.aresult())["chunks_new"] == 12
     assert seen == [(2, 4), (4, 4)]
+    assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         flow_run = await client.read_flow_run(state.state_details.flow_run_id)
         tasks = await client.read_task_runs(

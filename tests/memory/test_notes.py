@@ -71,8 +71,10 @@ def test_daily_note_date_comes_from_its_file_name_and_title_from_the_stem(tmp_pa
     write(tmp_path, "daily/2026-11-13.md", "## Standup\n\nShipped the gate.")
     write(tmp_path, "notes.md", "---\ntags: a b  c\n---\nplain")
     daily = read(tmp_path, "daily/2026-11-13.md")
+    assert isinstance(daily, Note)
     assert daily.date == dt.date(2026, 11, 13) and daily.title == "2026-11-13" and daily.tags == ()
     other = read(tmp_path, "notes.md")
+    assert isinstance(other, Note)
     assert other.date is None and other.folder == "" and other.tags == ("a", "b", "c")
 
 
@@ -104,17 +106,20 @@ def test_broken_frontmatter_is_ignored_with_a_warning_and_the_body_kept(tmp_path
     write(tmp_path, "broken.md", "---\ntags: [unclosed\ntitle: x: y\n---\n## Body\n\nstill here")
     write(tmp_path, "list.md", "---\n- just\n- a list\n---\nbody")
     broken = read(tmp_path, "broken.md")
+    assert isinstance(broken, Note)
     assert broken.body == "## Body\n\nstill here" and broken.tags == ()
     assert broken.warnings[0].startswith("broken.md: frontmatter is not valid YAML (line ")
     listed = read(tmp_path, "list.md")
+    assert isinstance(listed, Note)
     assert listed.body == "body"
     assert listed.warnings == ("list.md: frontmatter is not a mapping of keys; indexed without it",)
 
 
 def test_the_shipped_sample_vault_reads_cleanly():
     root = data_path("vault")
-    notes = [read_note(root, s, 2_000_000) for s in scan(root)]
-    assert len(notes) == 100
-    assert all(isinstance(n, Note) and not n.warnings for n in notes)
+    items = [read_note(root, s, 2_000_000) for s in scan(root)]
+    assert len(items) == 100
+    assert all(isinstance(n, Note) and not n.warnings for n in items)
+    notes = [n for n in items if isinstance(n, Note)]  # all of them, as just checked
     assert {n.folder for n in notes} == {"daily", "projects", "decisions", "people", "patterns"}
     assert all(n.date for n in notes if n.folder == "daily")

@@ -20,24 +20,24 @@ from tenure.control.task_types.base import TaskError, TaskInput, TaskType
 __all__ = ["TaskError", "TaskInput", "TaskType", "check_config", "get", "load_module", "names", "register"]
 
 _registry: dict[str, TaskType[Any]] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
 _builtins_loaded = False
 
 
 def _ensure_builtins() -> None:
     """Import this package's type modules once (sorted by name, so the order is stable)."""
     global _builtins_loaded
-    with _lock:
-        if _builtins_loaded:
-            return
-        _builtins_loaded = True
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name != "base":
-            load_module(f"{__name__}.{info.name}")
+    with _lock:  # another thread waits here until every built-in type is registered
+        if not _builtins_loaded:
+            _builtins_loaded = True
+            for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+                if info.name != "base":
+                    load_module(f"{__name__}.{info.name}")
 
 
 def register(task_type: TaskType[Any]) -> TaskType[Any]:
     """Add a type; registering the same object again is a no-op, another type under a taken name fails."""
+    _ensure_builtins()  # the built-in types come first in ``names()``
     with _lock:
         known = _registry.get(task_type.name)
         if known is not None and known is not task_type:
