@@ -12,13 +12,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# llama.cpp (for the embedded model) is built from source without -march=native: on a CPU that
-# advertises AMX its native build crashed in ggml_backend_amx_mul_mat (seen on this project's machines).
-# On x86-64 the build targets AVX2, which every machine this runs on has; a cached native wheel is not reused.
+# llama.cpp (for the embedded model) is built from source for this machine's CPU, but without AMX:
+# -march=native turns on its AMX kernels, which crashed (SIGSEGV in ggml_backend_amx_mul_mat) on an
+# AMX-capable machine here. So the build names each x86 feature /proc/cpuinfo lists instead, AMX left out.
+# (--no-cache-dir: a wheel cached from a native build must not be reused.)
 ifeq ($(shell uname -m),x86_64)
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has = $(if $(filter $(1),$(CPU_FLAGS)),ON,OFF)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(call has,avx2) \
+	-DGGML_FMA=$(call has,fma) -DGGML_F16C=$(call has,f16c) -DGGML_BMI2=$(call has,bmi2) \
+	-DGGML_AVX_VNNI=$(call has,avx_vnni) -DGGML_AVX512=$(call has,avx512f) \
+	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
+	-DGGML_AVX512_BF16=$(call has,avx512_bf16)
 else
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_CMAKE_ARGS :=
 endif
 
 # torch goes in first, pinned, so nothing later resolves a multi-GB CUDA build.
