@@ -425,7 +425,10 @@ def scores_benchmark(rows: int, root: Path) -> list[Row]:
             f"filter, no judge-failure join) median {base_med:.0f} ms, scoreboard ×{med / base_med:.1f}",
         )
 
-    method = f"median of {QUERY_RUNS} runs after 1 untimed, each including ScoreLog.connect() (views created)"
+    method = (
+        f"median of {QUERY_RUNS} runs after 1 untimed, each opening one connection (views created) that "
+        "the scoreboard's queries share"
+    )
     return [
         row(
             f"(c) tenure scores, {rows:,} rows / {SEGMENTS} segments",

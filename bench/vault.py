@@ -6,7 +6,8 @@ Run from the repository root::
 
 Measured in one run, each against a baseline taken in the same run:
 
-* (a) quality on the shipped sample vault (``data/vault``, labelled queries in ``data/vault_queries.jsonl``):
+* (a) quality on the shipped sample vault (``tenure/data/vault``, labelled queries in
+  ``tenure/data/vault_queries.jsonl``):
   note-level recall@5 and nDCG@10 of ``search()`` in keyword, vector and hybrid mode over an index built
   by the real ``vault_embed`` flow, against the same index and search with the float32 model;
 * (b) a full index of a generated vault (default 10,000 notes, ≥ 100,000 chunks) through ``vault_embed`` in
@@ -633,7 +634,8 @@ def quality_benchmark(tmp: Path) -> list[Row]:
     best_single = max(int8["keyword"]["recall"], int8["vector"]["recall"])
     met = int8["hybrid"]["recall"] >= best_single
     setup = (
-        f"{q0['queries']} labelled queries ({kind_counts}) over data/vault ({report['notes_new']} notes, "
+        f"{q0['queries']} labelled queries ({kind_counts}) over tenure/data/vault "
+        f"({report['notes_new']} notes, "
         f"{report['chunks_new']} chunks, indexed by vault_embed in {seconds['int8']:.1f} s); note level: "
         "search(store, q, k=5) for recall@5, k=10 for nDCG@10 (binary relevance)"
     )
@@ -705,7 +707,8 @@ def generated_row(
         f"{mark(chunks >= CHUNKS_TARGET)} ≥ {CHUNKS_TARGET:,} chunks" + (" (--quick)" if quick else ""),
         f"seed {SEED}, written in {gen_s:.1f} s: {per_folder}; frontmatter (title, tags, date), a # title, "
         f"an intro and 9–11 ## sections of 200–500 characters per note, {fences:,} code fences, wikilinks; "
-        "prose from an order-2 word chain over data/vault with 15% of its words swapped for Zipf-drawn "
+        "prose from an order-2 word chain over tenure/data/vault with 15% of its words swapped for "
+        "Zipf-drawn "
         "words of MiniLM's vocabulary (~20k), plus topic words, people, hosts, ticket and invoice ids; "
         "chunks counted with chunk_text(max_chars=800, overlap=100)",
     )

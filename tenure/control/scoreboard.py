@@ -65,10 +65,11 @@ def _status(reading: Reading, board: Review) -> tuple[str, str]:
 
 def scoreboard(log: ScoreLog, config: TenureConfig) -> list[BoardRow]:
     """Every shadow and canary stream in the log, with what the promotion rules make of it."""
-    board = review(log, config)
-    failures = log.judge_failures()
-    readings = [*board.readings, *board.canaries]
-    paused = paused_types(log, config, sorted({r.stream.task_type for r in readings}))
+    with log.reading() as reader:
+        board = review(reader, config)
+        failures = reader.judge_failures()
+        readings = [*board.readings, *board.canaries]
+        paused = paused_types(reader, config, sorted({r.stream.task_type for r in readings}))
     rows = []
     for reading in readings:
         s, decision = reading.stream, reading.decision

@@ -17,7 +17,8 @@ __all__ = ["promotion_check"]
 def promotion_check() -> list[dict[str, Any]]:
     """Promote, reject or demote where the evidence now says so; every event reaches the hooks."""
     rt = runtime()
-    events = review(rt.log, rt.config).events
+    with rt.log.reading() as reader:
+        events = review(reader, rt.config).events
     if events:
         record_events(rt.log, events)
     logger = get_run_logger()

@@ -86,8 +86,9 @@ class ScoreLog:
     """Append typed rows as segments; read them through DuckDB views (``runs``, ``scores``, ``events``,
     ``confidence``) or the named queries below, which are the only SQL the rest of tenure runs."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, connection: duckdb.DuckDBPyConnection | None = None):
         self.root = root
+        self._connection = connection
 
     @classmethod
     def for_home(cls, home: Path) -> ScoreLog:
@@ -185,6 +186,16 @@ class ScoreLog:
         return con
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[ScoreLog]:
+        """The log for several queries in a row (a report): they share one connection and its views,
+        instead of opening one each (~25 ms over 100 segments)."""
+        connection = self.connect()
+        try:
+            yield ScoreLog(self.root, connection=connection)
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
     def _exclusive(self, table: Table) -> Iterator[None]:
         """One compaction per table at a time (writers never take this lock)."""
         self._dir(table).mkdir(parents=True, exist_ok=True)
@@ -225,7 +236,7 @@ class ScoreLog:
         kinds = [s.type.name for s in statements]
         if kinds != ["SELECT"]:
             raise ValueError(f"only one read-only SELECT is allowed (got {', '.join(kinds) or 'nothing'})")
-        con = self.connect()
+        con = self._connection or self.connect()
         try:
             rows = con.execute(sql, list(params)).fetchall()
         except duckdb.Error as exc:

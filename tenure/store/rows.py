@@ -85,7 +85,7 @@ class Row(BaseModel):
                 elif err["type"] == "missing":
                     problems.append(f"missing column '{column}'")
                 else:
-                    problems.append(f"column '{column}': {err['msg']} (got {err.get('input')!r})")
+                    problems.append(f"column '{column}': {err['msg']} (got {repr(err.get('input'))[:80]})")
             raise RowError(
                 f"{where}: {'; '.join(problems)}; the {cls.table} columns are {', '.join(cls.columns())}"
             ) from None
