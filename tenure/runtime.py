@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tenure.config import Env, TenureConfig, load_config
 from tenure.control import task_types
-from tenure.store import ScoreLog
+
+if TYPE_CHECKING:
+    from tenure.store import ScoreLog
 
 __all__ = ["Runtime", "runtime"]
 
@@ -26,6 +29,8 @@ class Runtime:
 
     @cached_property
     def log(self) -> ScoreLog:
+        from tenure.store import ScoreLog  # DuckDB and Arrow load only for what reads or writes the log
+
         return ScoreLog.for_home(self.home)
 
 

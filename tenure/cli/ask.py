@@ -12,7 +12,6 @@ from rich.text import Text
 from tenure.cli.common import err, fail, load, out
 from tenure.cli.render import render_result, render_turn
 from tenure.config import ConfigError
-from tenure.models import CallFailed, ChainUnavailable, call
 from tenure.runtime import Runtime
 
 __all__ = ["ask"]
@@ -43,6 +42,8 @@ def ask(
 
     A turn is one [bold]agent_turn[/bold] flow run in a thread: it prints the answer, who served, the
     cost, the tool calls and any dispatch to a teammate."""
+    from tenure.models import CallFailed, ChainUnavailable, call
+
     if sum(x is not None for x in (model, chain, agent)) > 1:
         fail("--agent, --model and --chain are exclusive: pick one")
     rt = load()

@@ -7,7 +7,7 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TimeElapsedColumn
@@ -15,9 +15,11 @@ from rich.text import Text
 
 from tenure.cli.common import fail, load, out
 from tenure.cli.render import print_json_lines, render_result, render_scores, render_table
-from tenure.control.task import Task, TaskError
-from tenure.models import ChainUnavailable
+from tenure.control.task import TaskError
 from tenure.runtime import Runtime
+
+if TYPE_CHECKING:
+    from tenure.control.task import Task
 
 __all__ = ["backtest", "demote", "eval_", "promote", "promotions", "route", "run_golden", "scores", "sql"]
 
@@ -110,6 +112,7 @@ def route(
     """Answer a commodity task from its ground-truth chain now, and queue it for shadow evaluation."""
     from tenure.control.routing import RoutingFailed, route_task
     from tenure.control.task import parse_task
+    from tenure.models import ChainUnavailable
 
     rt = load()
     try:

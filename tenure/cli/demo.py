@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -12,49 +12,56 @@ from tenure.cli.common import fail, load, out
 from tenure.cli.control import run_golden, show_scores
 from tenure.cli.render import render_hits, render_index_report, render_result
 from tenure.cli.vault import index_vault
-from tenure.models import CallFailed, CallResult, ChainUnavailable, call
-from tenure.models.local import few_shot_prompt
 from tenure.resources import data_path
-from tenure.store.vault import VaultStore
+
+if TYPE_CHECKING:
+    from tenure.models import CallResult
 
 __all__ = ["demo"]
 
-DEMO_TASKS = [
-    (
-        "complete",
-        "Paris is the capital of France. Berlin is the capital of Germany. Rome is the capital of",
-        [".", "\n"],
-    ),
-    (
-        "classify",
-        few_shot_prompt(
-            [
-                ("Your invoice #4471 is overdue, please pay today", "billing"),
-                ("Team lunch moved to Friday at noon", "social"),
-                ("Server disk at 95%, backups failing since 02:00", "incident"),
-                ("Receipt for your payment of $12.00", "billing"),
-            ],
-            "Production database is down, all API calls return 500",
-            instruction="Label each email subject.",
-            input_label="Email",
-            output_label="Label",
+
+def _demo_tasks() -> list[tuple[str, str, list[str]]]:
+    """Three few-shot completions a base model can answer: (name, prompt, stop sequences)."""
+    from tenure.models.local import few_shot_prompt
+
+    return [
+        (
+            "complete",
+            "Paris is the capital of France. Berlin is the capital of Germany. Rome is the capital of",
+            [".", "\n"],
         ),
-        ["\n"],
-    ),
-    (
-        "sentiment",
-        few_shot_prompt(
-            [
-                ("The new release fixed every bug I had", "positive"),
-                ("Support never answered my ticket", "negative"),
-            ],
-            "The onboarding was smooth and quick",
-            input_label="Review",
-            output_label="Sentiment",
+        (
+            "classify",
+            few_shot_prompt(
+                [
+                    ("Your invoice #4471 is overdue, please pay today", "billing"),
+                    ("Team lunch moved to Friday at noon", "social"),
+                    ("Server disk at 95%, backups failing since 02:00", "incident"),
+                    ("Receipt for your payment of $12.00", "billing"),
+                ],
+                "Production database is down, all API calls return 500",
+                instruction="Label each email subject.",
+                input_label="Email",
+                output_label="Label",
+            ),
+            ["\n"],
         ),
-        ["\n"],
-    ),
-]
+        (
+            "sentiment",
+            few_shot_prompt(
+                [
+                    ("The new release fixed every bug I had", "positive"),
+                    ("Support never answered my ticket", "negative"),
+                ],
+                "The onboarding was smooth and quick",
+                input_label="Review",
+                output_label="Sentiment",
+            ),
+            ["\n"],
+        ),
+    ]
+
+
 DEMO_QUERIES = ("why did I move the home server to Proxmox?", "Sofia Márquez")
 
 
@@ -71,6 +78,8 @@ def demo(
     candidate against the archived references and the scoreboard, then the sample vault indexed and
     searched."""
     from tenure.memory.search import search
+    from tenure.models import CallFailed, ChainUnavailable, call
+    from tenure.store.vault import VaultStore
 
     rt = load()
     out.rule("[bold]tenure demo[/bold] · the model layer")
@@ -78,7 +87,7 @@ def demo(
 
     async def run_all() -> list[CallResult]:
         results = []
-        for task, prompt, stop in DEMO_TASKS:
+        for task, prompt, stop in _demo_tasks():
             with out.status(f"{task}: asking the chain…"):
                 result = await call(
                     prompt, config=rt.config, home=rt.home, target=chain, max_tokens=12, stop=stop

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tenure.agents.turn import TurnResult
 from tenure.cli.common import out
-from tenure.config import TenureConfig
-from tenure.control.scoreboard import BoardRow
-from tenure.memory.search import Hit
-from tenure.models import CallResult
+
+if TYPE_CHECKING:  # the renderers only read these; importing them would load pydantic-ai and LanceDB
+    from tenure.agents.turn import TurnResult
+    from tenure.config import TenureConfig
+    from tenure.control.scoreboard import BoardRow
+    from tenure.memory.search import Hit
+    from tenure.models import CallResult
 
 __all__ = [
     "print_json_lines",
@@ -116,7 +118,7 @@ def render_scores(rows: list[BoardRow], as_json: bool = False) -> None:
             if n
         ]
         bound = "-" if r.bound is None else f"{r.bound:.3f}"
-        judge = r.judge + ("" if r.use == "evidence" else f" ({r.use})")
+        judge = r.judge + (" (canary)" if r.use == "canary" else "")
         table.add_row(
             r.model,
             r.task_type,

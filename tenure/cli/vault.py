@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 
 from tenure.cli.common import fail, load, out
 from tenure.cli.render import render_hits, render_index_report
-from tenure.memory.index import Report
 from tenure.runtime import Runtime
-from tenure.store.vault import VaultStore
+
+if TYPE_CHECKING:
+    from tenure.memory.index import Report
 
 __all__ = ["index_vault", "vault_app"]
 
@@ -65,6 +66,8 @@ def vault_index(
     ] = False,
 ) -> None:
     """Index the notes that changed since the last run (new, edited, deleted) and print what changed."""
+    from tenure.store.vault import VaultStore
+
     rt = load()
     root = path or rt.config.vault.path
     if root is None:
@@ -96,6 +99,7 @@ def vault_search(
 ) -> None:
     """Search the vault index; a hit marked [yellow]changed since indexed[/yellow] should be re-read."""
     from tenure.memory.search import search
+    from tenure.store.vault import VaultStore
 
     store = VaultStore.for_home(load().home)
     if not store.exists():
@@ -117,6 +121,7 @@ def vault_search(
 def vault_status() -> None:
     """Notes and chunks in the index, the last run, and files changed on disk since then."""
     from tenure.memory.index import changes
+    from tenure.store.vault import VaultStore
 
     rt = load()
     store = VaultStore.for_home(rt.home)

@@ -81,7 +81,7 @@ def _not_evidence(stream: ScoreTotals) -> str | None:
     if stream.judge_kind == primary:
         return None
     if stream.judge_kind == "heuristic":
-        return "heuristic judge: shown, never gated on"
+        return "heuristic judge: never gated on"
     return f"not the type's primary judge ({primary})"
 
 

@@ -111,7 +111,7 @@ def test_scores_promotion_check_and_backtest_give_the_same_verdicts(log: ScoreLo
     assert (qwen.use, qwen.n, qwen.decision, qwen.status) == ("evidence", 20, "continue", "collecting")
     heuristic = board[(QWEN, "summarize", "heuristic:minilm")]
     assert (heuristic.use, heuristic.decision, heuristic.status) == ("shown", None, "shown")
-    assert heuristic.detail == "heuristic judge: shown, never gated on"
+    assert heuristic.detail == "heuristic judge: never gated on"
     assert (
         board[(LLAMA, "classify", "label_match")].status,
         board[(LLAMA, "summarize", "llm:anthropic:claude-opus-4-6")].status,
