@@ -1,1 +1,1 @@
-"""Vault chunking, embedding, the LanceDB index and hybrid search (semantic-memory issue)."""
+"""The notes vault: reading notes, chunking, embedding, incremental index passes and hybrid search."""
