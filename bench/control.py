@@ -352,6 +352,9 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
                 "status": np.where(failed, "judge_failed", "ok"),
                 "source": np.full(n, "bench"),
                 "cost_usd": np.where(llm, 0.002, 0.0),
+                "ground_truth": np.full(n, "anthropic:claude-opus-4-6"),
+                "prompt_version": pa.array(np.where(llm, "2", ""), mask=~llm),
+                "excluded": pa.nulls(n, pa.string()),
             },
             schema=SCHEMAS["scores"],
         )

@@ -14,6 +14,7 @@ fails on a missed target: the table says whether each was met.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -33,7 +34,14 @@ if str(ROOT) not in sys.path:  # `python bench/gate.py` puts bench/, not the rep
 LIBRARIES = ("numpy",)
 
 from bench.report import Row, context_line, mark, markdown, positive, print_rich  # noqa: E402
-from tenure.control.gates import make_drift_detector, make_gate  # noqa: E402
+from tenure.control.gates import (  # noqa: E402
+    JudgeError,
+    SequentialGate,
+    corrected,
+    make_drift_detector,
+    make_gate,
+    observed_pass_rate,
+)
 
 BAR, MARGIN, ERROR = 0.95, 0.02, 0.05
 WINDOW = 50
@@ -163,6 +171,45 @@ def run_rows(args: Any) -> list[Row]:
                 " · ".join(f"{p} {rate:.1%}" for p, rate in rates.items()),
                 f"{mark(rates['sequential'] <= ERROR)} ≤ {ERROR:.0%}",
                 f"share of {args.reps:,} steady models demoted within {args.horizon:,} canary runs",
+            )
+        )
+    return rows + judge_rows(args)
+
+
+JUDGE_FALSE_PASS = (0.05, 0.10)
+"""False-pass rates of the simulated judge: it passes this share of truly failing answers (and fails
+no truly passing one, the worst case for promotions)."""
+
+
+def judge_rows(args: Any) -> list[Row]:
+    """The sequential gate on an erring judge's pass/fail verdicts, as is and corrected for the judge's
+    false passes (``tenure.control.gates.corrected``, with the rates known exactly)."""
+    rows: list[Row] = []
+    gate = SequentialGate(bar=BAR, margin=MARGIN, error=ERROR)
+    for rate in JUDGE_FALSE_PASS:
+        moved = corrected(gate, JudgeError(rate, rate, 0.0, 0.0))
+        policies: dict[str, Callable[[], Any]] = {"uncorrected": gate.start, "corrected": moved.start}
+        null = round(BAR - MARGIN, 6)
+        got = hits(policies, observed_pass_rate(null, rate, 0.0), "bernoulli", "promote", args)
+        rates = {p: sum(r is not None for r in v) / args.reps for p, v in got.items()}
+        noise = 3 * math.sqrt(ERROR * (1 - ERROR) / args.reps)  # 3 standard errors of a 5% share
+        rows.append(
+            Row(
+                f"judge false pass {rate:.0%}: false promotions, true mean {null}",
+                " · ".join(f"{p} {share:.1%}" for p, share in rates.items()),
+                f"{mark(rates['corrected'] <= ERROR + noise)} corrected ≤ {ERROR:.0%} (± {noise:.1%}, 3 SE)",
+                f"the judge passes {observed_pass_rate(null, rate, 0.0):.4f} of this model's answers; the "
+                f"corrected gate's promotion null is {moved.bar - moved.margin:.4f} instead of {null}",
+            )
+        )
+        got = hits(policies, observed_pass_rate(0.99, rate, 0.0), "bernoulli", "promote", args)
+        cells = {p: _median_p90(v) for p, v in got.items()}
+        rows.append(
+            Row(
+                f"judge false pass {rate:.0%}: runs to promote, true mean 0.99",
+                " · ".join(f"{p} median {_fmt(m)} / p90 {_fmt(q)}" for p, (m, q) in cells.items()),
+                "",
+                "what the correction costs a good model: more judged runs before it is promoted",
             )
         )
     return rows

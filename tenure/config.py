@@ -37,6 +37,7 @@ __all__ = [
     "EmbedPrecision",
     "Env",
     "GateConfig",
+    "JudgeConfig",
     "ProviderConfig",
     "RetryPolicy",
     "TaskTypeConfig",
@@ -180,6 +181,9 @@ class TaskTypeConfig(_Strict):
 
     ground_truth: str = "default"
     """Name of the chain that answers until a local model is promoted."""
+    ground_truth_models: list[ModelIdStr] | None = None
+    """Models whose answers count as ground truth for shadowing; an answer from any other link of the
+    chain (a fallback) is recorded but is no evidence. Default: the cloud models of the chain."""
     candidates: list[ModelIdStr] = ["ollama:qwen2.5:latest", "local:gemma-3-270m"]
     promoted: ModelIdStr | None = None
     """A model pinned to serve this type instead of the ground truth; applies until the type has
@@ -190,6 +194,20 @@ class TaskTypeConfig(_Strict):
     judge_budget_usd: Annotated[float, Field(ge=0)] | None = 2.0
     """Daily cap on what judging this type may cost (dollars, from the pricing table; UTC days).
     Shadowing pauses when it is reached and resumes the next day; ``None`` for no cap."""
+
+
+class JudgeConfig(_Strict):
+    """Who grades free-text answers, and whose grades may move a model's tenure."""
+
+    chain: str = "judge"
+    """The chain asked to grade (its verdicts are recorded whoever serves)."""
+    models: list[ModelIdStr] | None = None
+    """Judges whose verdicts can be evidence. Default: the cloud models of ``chain``."""
+    exclude_same_family: bool = True
+    """A judge of the candidate's model family (qwen grading qwen) is never evidence."""
+    kappa_floor: Annotated[float, Field(ge=-1, le=1)] = 0.6
+    """A judge whose agreement with the labels (Cohen's κ) for a type is below this, or that has no
+    calibration for the type, produces no evidence there (``tenure judge calibrate``)."""
 
 
 ToolName = Literal["vault_search", "memory_read", "memory_append", "dispatch", "route_task"]
@@ -285,20 +303,18 @@ class TenureConfig(_Strict):
     max_dispatch_depth: Annotated[int, Field(ge=0, le=5)] = 2
     """How deep dispatches may nest (Loki → Kit is depth 1); 0 turns dispatching off."""
     vault: VaultConfig = VaultConfig()
+    judge: JudgeConfig = JudgeConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 
     @model_validator(mode="after")
     def _chains_exist(self) -> TenureConfig:
-        problems = [
-            (("task_types", name, "ground_truth"), t.ground_truth)
-            for name, t in self.task_types.items()
-            if t.ground_truth not in self.chains
-        ] + [
-            (("agents", name, "chain"), a.chain)
-            for name, a in self.agents.items()
-            if a.chain not in self.chains
+        problems: list[tuple[tuple[str, ...], str]] = [(("judge", "chain"), self.judge.chain)]
+        problems += [
+            (("task_types", name, "ground_truth"), t.ground_truth) for name, t in self.task_types.items()
         ]
+        problems += [(("agents", name, "chain"), a.chain) for name, a in self.agents.items()]
+        problems = [(loc, chain) for loc, chain in problems if chain not in self.chains]
         if self.main_agent not in self.agents:
             raise ValueError(
                 f"main_agent: no agent named '{self.main_agent}'; expected one of {', '.join(self.agents)}"

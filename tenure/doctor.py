@@ -206,6 +206,37 @@ def check_vault(config: TenureConfig, home: Path) -> Check:
     return Check("vault index", "ok", f"{store.count_chunks():,} chunks from {last.vault}, last pass {when}")
 
 
+def check_judges(config: TenureConfig, home: Path) -> Check:
+    """Whether the judges that may be evidence are calibrated, with κ at the floor, for the free-text
+    types (without that, those types cannot be promoted)."""
+    from tenure.control.eligibility import judge_models
+    from tenure.control.evidence import calibrations, primary_judge_kind
+    from tenure.control.judges import PROMPT_VERSION
+    from tenure.store import ScoreLog
+
+    free_text = [t for t in task_types.names() if primary_judge_kind(t) == "llm"]
+    known = calibrations(ScoreLog.for_home(home))
+    floor = config.judge.kappa_floor
+    usable, missing = [], []
+    for judge in judge_models(config):
+        for task_type in free_text:
+            found = known.get((f"llm:{judge}", PROMPT_VERSION, task_type))
+            if found and found.kappa is not None and found.kappa >= floor and not found.injected_passes:
+                usable.append(f"{judge} on {task_type} (κ {found.kappa:.2f})")
+            else:
+                why = "not calibrated" if found is None else "below the κ floor or obeyed an answer"
+                missing.append(f"{judge} on {task_type}: {why}")
+    if not missing:
+        return Check("judge calibration", "ok", "; ".join(usable) or "no free-text types")
+    shown = "; ".join(missing[:3]) + (f"; … {len(missing) - 3} more" if len(missing) > 3 else "")
+    return Check(
+        "judge calibration",
+        "warn",
+        f"{shown}; free-text types cannot be promoted on these judges' verdicts",
+        "tenure judge calibrate (with a key for the judge chain)",
+    )
+
+
 def run_checks(
     config: TenureConfig, home: Path, config_detail: str
 ) -> list[tuple[str, Callable[[], list[Check]]]]:
@@ -220,4 +251,5 @@ def run_checks(
         ("pricing", lambda: [check_pricing(config)]),
         ("workspaces", lambda: [check_workspaces(config, home)]),
         ("vault index", lambda: [check_vault(config, home)]),
+        ("judge calibration", lambda: [check_judges(config, home)]),
     ]

@@ -1,8 +1,8 @@
 """The ``tenure`` command line (typer + rich): it parses arguments and renders results; the work is
 done by the flows and the domain packages.
 
-One module per command group (``ask``, ``control``, ``vault``, ``agents``, ``doctor``, ``demo``), the
-shared rendering in ``render``; this module assembles the app.
+One module per command group (``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
+``demo``), the shared rendering in ``render``; this module assembles the app.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tenure.cli.ask import ask
 from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
 from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
+from tenure.cli.judge import judge_app, review
 from tenure.cli.vault import vault_app
 
 __all__ = ["app"]
@@ -49,5 +50,7 @@ app.command()(promote)
 app.command()(demote)
 app.command()(promotions)
 app.command()(backtest)
+app.command()(review)
 app.add_typer(vault_app, name="vault")
 app.add_typer(agents_app, name="agents")
+app.add_typer(judge_app, name="judge")

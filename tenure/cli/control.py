@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -169,10 +170,30 @@ def demote(
 
 
 def promotions(
+    check: Annotated[
+        bool, typer.Option("--check", help="Run the promotion check now and record what it decides.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event.")] = False,
 ) -> None:
-    """Every promote / demote / reject event, oldest first, with who decided and on what evidence."""
-    events = load().log.events()
+    """Every promote / demote / reject event, oldest first, with who decided and on what evidence.
+
+    With --check, does what the hourly promotion_check flow does (the same code) instead: applies the
+    gates to the evidence now, records the events due and prints them (tenure scores says why not)."""
+    from tenure.control.promotions import check as check_now
+
+    rt = load()
+    if check:
+        due = check_now(rt.log, rt.config)
+        if json_out:
+            print_json_lines([asdict(e) for e in due])
+            return
+        for e in due:
+            out.print(f"[bold]{e.action}[/bold] {e.model} for {e.task_type}: {e.reason}", highlight=False)
+        out.print(
+            f"{len(due)} event(s) recorded" if due else "nothing due now: the evidence calls for no event"
+        )
+        return
+    events = rt.log.events()
     if json_out:
         print_json_lines([e.model_dump() for e in events])
     elif not events:

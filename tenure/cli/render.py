@@ -112,11 +112,8 @@ def render_scores(rows: list[BoardRow], as_json: bool = False) -> None:
     for r in rows:
         style = _STATUS_STYLE.get(r.status, "dim" if r.use == "shown" else "")
         status = f"[{style}]{r.status}[/{style}]" if style else r.status
-        notes = [
-            n
-            for n in (r.detail, r.paused, f"{r.judge_failures} judge failures" if r.judge_failures else "")
-            if n
-        ]
+        failures = f"{r.judge_failures} judge failures" if r.judge_failures else ""
+        notes = [n for n in (r.detail, r.note, r.paused, failures) if n]
         bound = "-" if r.bound is None else f"{r.bound:.3f}"
         judge = r.judge + (" (canary)" if r.use == "canary" else "")
         table.add_row(

@@ -29,9 +29,22 @@ Assumptions: scores are bounded in [0, 1] and, given the past, each run's expect
 (resp. at least) the null mean: i.i.d. scores of a fixed model on a stationary task stream satisfy
 this; a judge whose scores drift, or tasks chosen by looking at earlier scores, do not.
 
+A judge that errs. An LLM judge's verdicts are pass/fail with a false-pass rate α (it passes an answer a
+person would fail) and a false-fail rate β, measured on labelled pairs (``tenure judge calibrate``). A
+model whose answers truly pass at rate t is passed by such a judge at the rate p = t(1 − β) + (1 − t)α
+(the relation behind the Rogan–Gladen estimator). ``corrected`` moves a gate onto the judge's scale:
+the promotion null becomes the highest pass rate a model at ``bar - margin`` can show (α at the top,
+β at the bottom of their 95% intervals), and the bar the lowest a model at ``bar`` can show, so both of
+the gate's guarantees hold for the true rate, given that the judge's error rates on live tasks are
+within the calibration's intervals (same kind of tasks; errors independent of which model answered).
+A judge with α = 10% moves a 0.93 null to about 0.94: a model at 0.93 no longer passes for a promotable
+one, and a good model needs more runs (``bench/gate.py``).
+
 Reference: Waudby-Smith & Ramdas, "Estimating means of bounded random variables by betting", JRSS-B
-86(1), 2024; Ramdas et al., "Game-theoretic statistics and safe anytime-valid inference", Statistical
-Science 38(4), 2023. The mixture of likelihood ratios is a betting martingale with fixed bets.
+86(1), 2024; Rogan & Gladen, "Estimating prevalence from the results of a screening test", American
+Journal of Epidemiology 107(1), 1978; Ramdas et al., "Game-theoretic statistics and safe anytime-valid
+inference", Statistical Science 38(4), 2023. The mixture of likelihood ratios is a betting martingale
+with fixed bets.
 """
 
 from __future__ import annotations
@@ -40,17 +53,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 __all__ = [
     "Decision",
     "DriftDetector",
     "FixedGate",
     "GateState",
+    "JudgeError",
     "SequentialGate",
+    "corrected",
+    "corrected_drift",
     "gate_from_settings",
     "make_drift_detector",
     "make_gate",
+    "observed_pass_rate",
 ]
 
 Action = Literal["promote", "continue", "reject", "demote"]
@@ -185,7 +202,11 @@ class GateState:
 
 @dataclass(frozen=True)
 class SequentialGate:
-    """Anytime-valid promote / continue / reject (see the module docstring for the method)."""
+    """Anytime-valid promote / continue / reject (see the module docstring for the method).
+
+    The promotion null is ``bar - margin`` and the rejection null ``bar``. A configured gate has a margin
+    in [0, bar); a gate ``corrected`` for a judge's errors may have a negative one (its promotion null
+    above its rejection null), which leaves a band where neither test can decide."""
 
     bar: float = 0.95
     margin: float = 0.02
@@ -194,7 +215,7 @@ class SequentialGate:
 
     def __post_init__(self) -> None:
         _check("bar", self.bar, 0.0, 1.0)
-        _check("margin", self.margin, 0.0, self.bar, closed="low")
+        _check("the promotion null (bar - margin)", self.bar - self.margin, 0.0, 1.0)
         _check("error", self.error, 0.0, 1.0)
 
     @property
@@ -297,6 +318,9 @@ def make_gate(policy: str = "sequential", **params: Any) -> FixedGate | Sequenti
         raise ValueError(
             f"{policy} gate: unknown parameter(s) {', '.join(unknown)}; expected {', '.join(allowed)}"
         )
+    if policy == "sequential":
+        bar = _check("bar", params.get("bar", SequentialGate.bar), 0.0, 1.0)
+        _check("margin", params.get("margin", SequentialGate.margin), 0.0, bar, closed="low")
     return cls(**params)
 
 
@@ -310,3 +334,43 @@ def gate_from_settings(settings: Any) -> FixedGate | SequentialGate:
     if settings.policy == "fixed":
         return make_gate("fixed", min_runs=settings.min_runs, min_mean=settings.min_mean)
     return make_gate("sequential", bar=settings.bar, margin=settings.margin, error=settings.error)
+
+
+@dataclass(frozen=True)
+class JudgeError:
+    """A judge's error rates on one task type with their 95% intervals, as a calibration measured them."""
+
+    false_pass_low: float
+    false_pass_high: float
+    false_fail_low: float
+    false_fail_high: float
+
+
+def observed_pass_rate(true_rate: float, false_pass: float, false_fail: float) -> float:
+    """The rate at which a judge with these error rates passes answers that truly pass at ``true_rate``."""
+    return true_rate * (1 - false_fail) + (1 - true_rate) * false_pass
+
+
+@overload
+def corrected(gate: SequentialGate, error: JudgeError) -> SequentialGate: ...
+@overload
+def corrected(gate: FixedGate, error: JudgeError) -> FixedGate: ...
+@overload
+def corrected(gate: FixedGate | SequentialGate, error: JudgeError) -> FixedGate | SequentialGate: ...
+def corrected(gate: FixedGate | SequentialGate, error: JudgeError) -> FixedGate | SequentialGate:
+    """``gate`` on the judge's pass/fail scale: the promotion bar raised by what its false passes could
+    add, the rejection bar lowered by what its false fails could take away (see the module docstring)."""
+    if isinstance(gate, FixedGate):
+        floor = observed_pass_rate(gate.min_mean, error.false_pass_high, error.false_fail_low)
+        return FixedGate(min_runs=gate.min_runs, min_mean=min(1.0, floor))
+    null = observed_pass_rate(gate.bar - gate.margin, error.false_pass_high, error.false_fail_low)
+    bar = observed_pass_rate(gate.bar, error.false_pass_low, error.false_fail_high)
+    return SequentialGate(bar=bar, margin=bar - null, error=gate.error)
+
+
+def corrected_drift(detector: DriftDetector, error: JudgeError) -> DriftDetector:
+    """The drift test on the judge's scale: demote below the lowest pass rate a model at the bar can show."""
+    return DriftDetector(
+        bar=observed_pass_rate(detector.bar, error.false_pass_low, error.false_fail_high),
+        error=detector.error,
+    )

@@ -9,8 +9,9 @@ from typing import Any
 
 from tenure.config import TenureConfig
 from tenure.control import task_types
-from tenure.control.judges import has_instruction_model
+from tenure.control.eligibility import ground_truth_models
 from tenure.control.task import Task, TaskError, parse_task
+from tenure.models import ChainUnavailable, build_chain
 from tenure.resources import data_path
 
 __all__ = ["GOLDEN_DIR", "ground_truth_source", "load_golden", "shots_for"]
@@ -75,8 +76,14 @@ def _golden_of(task_type: str) -> tuple[Task, ...]:
 
 def ground_truth_source(config: TenureConfig, home: Path, task_type: str, *, replay: bool = False) -> str:
     """Where a golden run of ``task_type`` takes its ground truth: ``"chain"`` (its ground-truth chain,
-    asked live) when that chain has a reachable instruction model and ``replay`` is off, else
-    ``"reference"`` (the golden references, replayed: no keys, no calls)."""
-    if replay or not has_instruction_model(config, home, config.task_type(task_type).ground_truth):
+    asked live) when the chain has a usable model eligible as ground truth (by default a cloud model with
+    a key) and ``replay`` is off, else ``"reference"`` (the golden references, replayed: no calls). A
+    local model never answers as ground truth for a golden run."""
+    if replay:
         return "reference"
-    return "chain"
+    try:
+        chain = build_chain(config.task_type(task_type).ground_truth, config, home)
+    except ChainUnavailable:
+        return "reference"
+    eligible = set(ground_truth_models(config, task_type))
+    return "chain" if any(link.tenure_id in eligible for link in chain.links) else "reference"

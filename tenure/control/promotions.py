@@ -21,7 +21,17 @@ from tenure.control.gates import Decision
 from tenure.model_ids import parse_model_id
 from tenure.store import EventRow, ScoreLog
 
-__all__ = ["Event", "Review", "State", "current_state", "on_event", "override", "record_events", "review"]
+__all__ = [
+    "Event",
+    "Review",
+    "State",
+    "check",
+    "current_state",
+    "on_event",
+    "override",
+    "record_events",
+    "review",
+]
 
 Action = Literal["promote", "demote", "reject"]
 
@@ -175,3 +185,12 @@ def review(log: ScoreLog, config: TenureConfig) -> Review:
                 )
             )
     return Review(state, readings, canaries, due)
+
+
+def check(log: ScoreLog, config: TenureConfig) -> list[Event]:
+    """Record the events the evidence calls for now (``promotion_check``, ``tenure promotions --check``)."""
+    with log.reading() as reader:
+        events = review(reader, config).events
+    if events:
+        record_events(log, events)
+    return events

@@ -40,6 +40,9 @@ class BoardRow:
     """promoted, rejected, promote or reject (due at the next check), demote, waiting, collecting,
     watching (a canary stream) or shown."""
     detail: str
+    note: str
+    """What the evidence rules noted: why a stream is shown only, or how a judge's calibration moved
+    the gate."""
     judge_failures: int
     paused: str | None
 
@@ -91,6 +94,7 @@ def scoreboard(log: ScoreLog, config: TenureConfig) -> list[BoardRow]:
                 runs_needed=reading.runs_needed,
                 status=status,
                 detail=detail,
+                note="" if reading.use == "shown" else reading.note,
                 judge_failures=failures.get((s.model, s.task_type), 0),
                 paused=paused.get(s.task_type),
             )

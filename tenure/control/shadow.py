@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tenure.config import TenureConfig
 from tenure.control.answer import Answer, answer
+from tenure.control.eligibility import ground_truth_exclusion, judge_exclusion
 from tenure.control.judges import JudgeFailure, Verdict, judge
 from tenure.control.task import Task
 from tenure.store import RunRow, ScoreRow
@@ -20,9 +21,11 @@ __all__ = [
     "Summary",
     "answer_run",
     "archived_task",
+    "exclusion",
     "reference_runs",
     "score_row",
     "shadow",
+    "with_reference",
 ]
 
 
@@ -73,16 +76,40 @@ def reference_runs(tasks: Sequence[Task], source: str) -> list[RunRow]:
 
 def archived_task(run: RunRow, *, as_reference: bool = True) -> Task:
     """The task an archived run answered; with ``as_reference``, that run's output is its reference (a
-    ground-truth run), else it has none (a canary run, whose ground truth is asked afterwards)."""
+    ground-truth run, with who served it), else it has none (a canary run, whose ground truth is asked
+    afterwards)."""
+    if not as_reference:
+        return Task(id=run.task_id, type=run.task_type, input=run.input)
     return Task(
-        id=run.task_id, type=run.task_type, input=run.input, reference=run.output if as_reference else None
+        id=run.task_id, type=run.task_type, input=run.input, reference=run.output, reference_by=run.served_by
     )
 
 
+def with_reference(task: Task, ground_truth: RunRow) -> Task:
+    """``task`` with the answer of a ground-truth run just asked as its reference."""
+    return task.model_copy(update={"reference": ground_truth.output, "reference_by": ground_truth.served_by})
+
+
+def exclusion(
+    config: TenureConfig, task: Task, candidate: str, verdict: Verdict | JudgeFailure
+) -> str | None:
+    """Why this verdict on ``candidate``'s answer to ``task`` is no evidence, or None when it may be."""
+    reason = ground_truth_exclusion(config, task.type, task.reference_by, candidate)
+    if reason is None and isinstance(verdict, Verdict) and verdict.kind == "llm":
+        reason = judge_exclusion(config, verdict.judge.removeprefix("llm:"), candidate)
+    return reason
+
+
 def score_row(
-    task: Task, run: RunRow, candidate: str, source: str, verdict: Verdict | JudgeFailure
+    config: TenureConfig,
+    task: Task,
+    run: RunRow,
+    candidate: str,
+    source: str,
+    verdict: Verdict | JudgeFailure,
 ) -> ScoreRow:
-    """One ``scores`` row; a judge that failed is recorded as such, never as a score."""
+    """One ``scores`` row, with who answered the reference and why it is no evidence, if so; a judge that
+    failed is recorded as such, never as a score."""
     failed = isinstance(verdict, JudgeFailure)
     return ScoreRow(
         run_id=run.run_id,
@@ -98,6 +125,9 @@ def score_row(
         status="judge_failed" if failed else "ok",
         source=source,
         cost_usd=0.0 if failed else verdict.cost_usd,
+        ground_truth=task.reference_by,
+        prompt_version=None if failed else verdict.prompt_version,
+        excluded=exclusion(config, task, candidate, verdict),
     )
 
 
@@ -141,4 +171,4 @@ async def shadow(
     if got.error is not None:
         return run, []
     verdicts = await judge(task, got.output, config, home, use_llm=use_llm)
-    return run, [score_row(task, run, candidate, source, v) for v in verdicts]
+    return run, [score_row(config, task, run, candidate, source, v) for v in verdicts]

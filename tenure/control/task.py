@@ -29,6 +29,10 @@ class Task(BaseModel):
     type: str
     input: dict[str, Any]
     reference: Any = None
+    reference_by: str | None = None
+    """Who answered the reference: a model id, ``reference:SOURCE`` for an archived reference, or None
+    for one a person wrote (the golden set). Decides whether the reference is ground truth enough to be
+    evidence (``tenure.control.eligibility``)."""
 
     @field_validator("type")
     @classmethod

@@ -24,3 +24,5 @@ class Verdict:
     reason: str
     cost_usd: float = 0.0
     """What producing the verdict cost (LLM judges)."""
+    prompt_version: str | None = None
+    """The LLM judge's prompt version; None for the other kinds."""

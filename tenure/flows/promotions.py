@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tenure.control.promotions import record_events, review
+from tenure.control.promotions import check
 from tenure.runtime import runtime
 
 __all__ = ["promotion_check"]
@@ -17,10 +17,7 @@ __all__ = ["promotion_check"]
 def promotion_check() -> list[dict[str, Any]]:
     """Promote, reject or demote where the evidence now says so; every event reaches the hooks."""
     rt = runtime()
-    with rt.log.reading() as reader:
-        events = review(reader, rt.config).events
-    if events:
-        record_events(rt.log, events)
+    events = check(rt.log, rt.config)
     logger = get_run_logger()
     for event in events:
         logger.info("%s %s for %s: %s", event.action, event.model, event.task_type, event.reason)

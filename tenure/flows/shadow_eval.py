@@ -14,7 +14,7 @@ from tenure.control.budget import paused_types
 from tenure.control.evidence import shadow_readings
 from tenure.control.judges import has_instruction_model
 from tenure.control.promotions import current_state
-from tenure.control.shadow import Summary, archived_task, reference_runs
+from tenure.control.shadow import Summary, archived_task, reference_runs, with_reference
 from tenure.control.task import Task
 from tenure.runtime import runtime
 from tenure.tasks.shadowing import answer_batch, append_rows, judge_batch
@@ -67,7 +67,7 @@ async def shadow_eval(
         gt_rows = await answer_batch(tasks, [None] * len(tasks), chain, source, role="ground_truth")
         append_rows("runs", gt_rows)
         answered = [(t, r) for t, r in zip(tasks, gt_rows, strict=True) if r.error is None]
-        tasks = [t.model_copy(update={"reference": r.output}) for t, r in answered]
+        tasks = [with_reference(t, r) for t, r in answered]
         gt_ids = [r.run_id for _, r in answered]
     elif tasks is not None and ground_truth == "archive":
         if gt_run_ids is None or len(gt_run_ids) != len(tasks):
@@ -118,7 +118,7 @@ async def canary_eval(task_type: str, limit: int = 100) -> dict[str, dict[str, f
     summary: dict[str, dict[str, float]] = {}
     for model in sorted({p.model for p in pending if p.model}):
         picked = [
-            (t.model_copy(update={"reference": g.output}), p.model_copy(update={"gt_run_id": g.run_id}))
+            (with_reference(t, g), p.model_copy(update={"gt_run_id": g.run_id}))
             for t, p, g in zip(tasks, pending, gt_rows, strict=True)
             if p.model == model and g.error is None
         ]

@@ -7,13 +7,16 @@ atomic Parquet segment; ``connect()`` gives an in-memory DuckDB with the views `
 merges segments without losing or duplicating rows.
 """
 
-from tenure.store.log import SCHEMAS, CompactionReport, ScoreLog, ScoreTotals
-from tenure.store.rows import EventRow, Row, RowError, RunRow, ScoreRow, new_id
+from tenure.store.log import SCHEMAS, CompactionReport, JudgedPair, ScoreLog, ScoreTotals
+from tenure.store.rows import CalibrationRow, EventRow, HumanLabelRow, Row, RowError, RunRow, ScoreRow, new_id
 
 __all__ = [
     "SCHEMAS",
+    "CalibrationRow",
     "CompactionReport",
     "EventRow",
+    "HumanLabelRow",
+    "JudgedPair",
     "Row",
     "RowError",
     "RunRow",

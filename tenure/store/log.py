@@ -32,14 +32,36 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tenure.store.rows import TABLE_NAMES, TABLES, EventRow, Row, RowError, RunRow, Table, schema_of
+from tenure.store.rows import (
+    TABLE_NAMES,
+    TABLES,
+    CalibrationRow,
+    EventRow,
+    HumanLabelRow,
+    Row,
+    RowError,
+    RunRow,
+    ScoreRow,
+    Table,
+    schema_of,
+)
 
-__all__ = ["SCHEMAS", "CompactionReport", "ScoreLog", "ScoreTotals"]
+__all__ = ["SCHEMAS", "CompactionReport", "JudgedPair", "ScoreLog", "ScoreTotals"]
 
 SCHEMAS: dict[str, pa.Schema] = {name: schema_of(model) for name, model in TABLES.items()}
 _COMPACT = "-compact-"
 _REPLACES = "tenure.replaces"
 _ROW_GROUP = 128_000  # several row groups per merged file, so DuckDB scans it on every core
+
+
+@dataclass(frozen=True)
+class JudgedPair:
+    """A judged score with what was judged: the task input, the reference and the candidate's output."""
+
+    score: ScoreRow
+    input: Any
+    reference: Any
+    output: Any
 
 
 @dataclass(frozen=True)
@@ -52,14 +74,20 @@ class CompactionReport:
 
 @dataclass(frozen=True)
 class ScoreTotals:
-    """The ``ok`` scores of one candidate × task type × judge, summed (what a gate reads)."""
+    """The ``ok`` scores of one candidate × task type × judge (and judge prompt version, and reason for
+    being no evidence), summed: what a gate reads."""
 
     model: str
     task_type: str
     judge: str
     judge_kind: str
+    prompt_version: str | None
+    excluded: str | None
     n: int
     total: float
+    """The sum of the scores."""
+    passes: int
+    """How many the judge passed."""
     std: float
     last_update: datetime | None
 
@@ -69,12 +97,13 @@ class ScoreTotals:
 
 
 _TOTALS = """
-    SELECT s.candidate, s.task_type, s.judge, any_value(s.judge_kind), count(*), sum(s.score),
-           coalesce(stddev_samp(s.score), 0), max(s.ts)
+    SELECT s.candidate, s.task_type, s.judge, any_value(s.judge_kind), s.prompt_version, s.excluded,
+           count(*), sum(s.score), count(*) FILTER (WHERE s.passed), coalesce(stddev_samp(s.score), 0),
+           max(s.ts)
     FROM scores s {join}
     WHERE s.status = 'ok' {where}
-    GROUP BY s.candidate, s.task_type, s.judge
-    ORDER BY s.task_type, s.candidate, s.judge
+    GROUP BY s.candidate, s.task_type, s.judge, s.prompt_version, s.excluded
+    ORDER BY s.task_type, s.candidate, s.judge, s.prompt_version, s.excluded NULLS FIRST
 """
 _SINCE_DEMOTION = """
     LEFT JOIN (SELECT task_type, model, max(ts) AS since FROM events WHERE action = 'demote' GROUP BY ALL) d
@@ -157,16 +186,23 @@ class ScoreLog:
                 replaced.update(json.loads(metadata.get(_REPLACES.encode(), b"[]")))
         return [p for p in segments if p.name not in replaced]
 
-    def _source(self, table: Table, con: duckdb.DuckDBPyConnection) -> str:
-        segments = self.live_segments(table)
+    def _source(
+        self, table: Table, con: duckdb.DuckDBPyConnection, segments: Sequence[Path] | None = None
+    ) -> str:
+        """The table's live segments as one relation with every column of its schema: segments written
+        before a column existed read it as null (unioned by name with the empty table)."""
+        con.register(f"_{table}_empty", SCHEMAS[table].empty_table())
+        segments = self.live_segments(table) if segments is None else segments
         if not segments:
-            con.register(f"_{table}_empty", SCHEMAS[table].empty_table())
             return f"_{table}_empty"
         if len(segments) == len(self.segments(table)):
             files = "'" + str(self._dir(table) / "*.parquet").replace("'", "''") + "'"
         else:
             files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
-        return f"read_parquet({files}, union_by_name=true)"
+        return (
+            f"(SELECT * FROM read_parquet({files}, union_by_name=true) "
+            f"UNION ALL BY NAME SELECT * FROM _{table}_empty)"
+        )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
@@ -214,10 +250,7 @@ class ScoreLog:
             if len(before) <= 1:
                 return CompactionReport(table, len(before), len(before), self.count(table))
             con = duckdb.connect(":memory:")
-            files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in inputs)
-            merged = con.sql(
-                f"SELECT * FROM read_parquet([{files}], union_by_name=true) ORDER BY ts"
-            ).to_arrow_table()
+            merged = con.sql(f"SELECT * FROM {self._source(table, con, inputs)} ORDER BY ts").to_arrow_table()
             merged = merged.select(SCHEMAS[table].names).cast(SCHEMAS[table])
             name = f"{time.strftime('%Y%m%dT%H%M%S')}{_COMPACT}{uuid.uuid4().hex[:8]}.parquet"
             self._write(table, merged, name, replaces=[p.name for p in inputs])
@@ -342,8 +375,8 @@ class ScoreLog:
         )
         _, rows = self.query(sql, params)
         return [
-            ScoreTotals(m, t, j, k, n, float(total or 0.0), std, last)
-            for m, t, j, k, n, total, std, last in rows
+            ScoreTotals(m, t, j, k, v, x, n, float(total or 0.0), passes, std, last)
+            for m, t, j, k, v, x, n, total, passes, std, last in rows
         ]
 
     def judge_failures(self) -> dict[tuple[str, str], int]:
@@ -352,3 +385,40 @@ class ScoreLog:
             "SELECT candidate, task_type, count(*) FROM scores WHERE status = 'judge_failed' GROUP BY ALL"
         )
         return {(model, task_type): n for model, task_type, n in rows}
+
+    def calibrations(self) -> list[CalibrationRow]:
+        """The latest calibration of each judge × prompt version × task type."""
+        return [
+            CalibrationRow.from_storage(r)
+            for r in self.records(
+                "SELECT * FROM judge_calibrations QUALIFY row_number() OVER "
+                "(PARTITION BY judge, prompt_version, task_type ORDER BY ts DESC) = 1 "
+                "ORDER BY judge, prompt_version, task_type"
+            )
+        ]
+
+    def human_labels(self) -> list[HumanLabelRow]:
+        """Every pass / fail a person gave, oldest first."""
+        return [HumanLabelRow.from_storage(r) for r in self.records("SELECT * FROM human_labels ORDER BY ts")]
+
+    def unreviewed(self, limit: int, task_type: str | None = None) -> list[JudgedPair]:
+        """Up to ``limit`` judged pairs no person has labelled, in a stable shuffled order."""
+        rows = self.records(
+            """
+            SELECT s.*, c.input AS task_input, c.output AS candidate_output, c.reference AS task_reference
+            FROM scores s JOIN runs c ON c.run_id = s.run_id
+            WHERE s.status = 'ok' AND c.reference IS NOT NULL AND (? IS NULL OR s.task_type = ?)
+              AND NOT EXISTS (SELECT 1 FROM human_labels h WHERE h.score_id = s.score_id)
+            ORDER BY hash(s.score_id) LIMIT ?
+            """,
+            [task_type, task_type, limit],
+        )
+        return [
+            JudgedPair(
+                score=ScoreRow.from_storage(r),
+                input=json.loads(r["task_input"]),
+                reference=json.loads(r["task_reference"]),
+                output=None if r["candidate_output"] is None else json.loads(r["candidate_output"]),
+            )
+            for r in rows
+        ]

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 __all__ = [
     "TABLES",
     "TABLE_NAMES",
+    "CalibrationRow",
     "EventRow",
+    "HumanLabelRow",
     "Row",
     "RowError",
     "RunRow",
@@ -29,7 +31,7 @@ __all__ = [
     "schema_of",
 ]
 
-Table = Literal["runs", "scores", "events"]
+Table = Literal["runs", "scores", "events", "judge_calibrations", "human_labels"]
 
 
 def new_id() -> str:
@@ -169,6 +171,13 @@ class ScoreRow(Row):
     source: str
     cost_usd: float | None = None
     """What judging this run cost (LLM judges); 0 for the free ones."""
+    ground_truth: str | None = None
+    """Who answered the reference the candidate was judged against: a model id, ``reference:SOURCE``
+    for an archived reference, or None for one a person wrote."""
+    prompt_version: str | None = None
+    """The LLM judge's prompt version (a judge is calibrated per model and prompt version)."""
+    excluded: str | None = None
+    """Why this score is no evidence (an ineligible ground truth or judge); None when it may be."""
 
 
 class EventRow(Row):
@@ -189,8 +198,67 @@ class EventRow(Row):
     """n, mean, bound, policy, parameters, judge."""
 
 
+class CalibrationRow(Row):
+    """How well one judge agreed with labelled verdicts on one task type (``tenure judge calibrate``)."""
+
+    table = "judge_calibrations"
+    id_column = "calibration_id"
+
+    calibration_id: str = Field(default_factory=new_id)
+    judge: str
+    """``llm:<model>`` or ``heuristic:minilm``."""
+    prompt_version: str | None = None
+    task_type: str
+    n: int
+    """Items with both a verdict and a label."""
+    failed: int = 0
+    """Items the judge gave no verdict for (not in n)."""
+    agreement: float
+    kappa: float | None = None
+    """Cohen's κ (None when every label or every verdict is the same)."""
+    kappa_low: float | None = None
+    kappa_high: float | None = None
+    false_pass: float | None = None
+    """P(judge passes | the label fails): what lets a bad model through."""
+    false_pass_low: float | None = None
+    false_pass_high: float | None = None
+    false_fail: float | None = None
+    """P(judge fails | the label passes)."""
+    false_fail_low: float | None = None
+    false_fail_high: float | None = None
+    injected_pairs: int = 0
+    """Labelled-fail pairs whose candidate addresses the grader ("score this 1.0")."""
+    injected_passes: int = 0
+    """Of those, how many the judge passed: it obeyed an instruction written into an answer."""
+    source: str
+    """judge_set, human, or judge_set+human: where the labels came from."""
+    details: Json = None
+    """The confusion matrix and the counts behind each rate."""
+
+
+class HumanLabelRow(Row):
+    """A person's pass / fail on one judged pair (``tenure review``)."""
+
+    table = "human_labels"
+    id_column = "label_id"
+
+    label_id: str = Field(default_factory=new_id)
+    score_id: str
+    task_type: str
+    candidate: str
+    judge: str
+    prompt_version: str | None = None
+    judge_passed: bool | None = None
+    """What the judge said of the same pair."""
+    label: Literal["pass", "fail"]
+    reviewer: str
+    note: str | None = None
+
+
 TABLE_NAMES: tuple[Table, ...] = get_args(Table)
-TABLES: dict[str, type[Row]] = {cls.table: cls for cls in (RunRow, ScoreRow, EventRow)}
+TABLES: dict[str, type[Row]] = {
+    cls.table: cls for cls in (RunRow, ScoreRow, EventRow, CalibrationRow, HumanLabelRow)
+}
 
 _ARROW = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}
 _TS = pa.timestamp("us", tz="UTC")
@@ -203,6 +271,8 @@ def _arrow_type(annotation: Any) -> pa.DataType:
         annotation = next(a for a in get_args(annotation) if a is not type(None))
     if annotation is datetime:
         return _TS
+    if get_origin(annotation) is Literal:  # a closed set of strings
+        return pa.string()
     return _ARROW[annotation]
 
 

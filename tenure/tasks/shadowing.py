@@ -67,7 +67,7 @@ async def judge_batch(
         if run.error is not None:
             continue
         verdicts = await judge(item, run.output, rt.config, rt.home, use_llm=use_llm)
-        rows += [score_row(item, run, candidate, source, v) for v in verdicts]
+        rows += [score_row(rt.config, item, run, candidate, source, v) for v in verdicts]
     return rows
 
 

@@ -12,18 +12,26 @@ from typer.testing import CliRunner
 from tenure.cli import app
 from tenure.config import TenureConfig
 from tenure.control.evidence import primary_judge_kind, shadow_readings
+from tenure.control.judges import PROMPT_VERSION
 from tenure.control.promotions import review
 from tenure.control.scoreboard import scoreboard
 from tenure.runtime import runtime
-from tenure.store import EventRow, ScoreLog, ScoreRow
+from tenure.store import CalibrationRow, EventRow, ScoreLog, ScoreRow
 
 QWEN, LLAMA = "ollama:qwen2.5:latest", "ollama:llama3.2:3b"
 DEMOTED_AT = datetime(2026, 11, 1, tzinfo=UTC)
+OPUS = "llm:anthropic:claude-opus-4-6"
+CALIBRATED = CalibrationRow(
+    judge=OPUS, prompt_version=PROMPT_VERSION, task_type="summarize", n=150, agreement=0.93, kappa=0.86,
+    false_pass=0.05, false_pass_low=0.02, false_pass_high=0.11, false_fail=0.08, false_fail_low=0.04,
+    false_fail_high=0.15, source="judge_set",
+)  # fmt: skip
 
 
 def scores(
     model: str, task_type: str, judge: str, kind: str, n: int, value: float, source: str, at: datetime
 ):
+    version = PROMPT_VERSION if kind == "llm" else None
     return [
         ScoreRow(
             ts=at + timedelta(seconds=i),
@@ -36,6 +44,7 @@ def scores(
             passed=value == 1.0,
             status="ok",
             source=source,
+            prompt_version=version,
         )
         for i in range(n)
     ]
@@ -50,9 +59,10 @@ def log() -> ScoreLog:
       n = 20 and "continue";
     - qwen on summarize: 200 perfect scores from the offline heuristic judge: shown, never evidence;
     - llama on classify: 60 perfect backtest scores: promote;
-    - llama on summarize: 40 LLM-judge scores of 0: reject.
+    - llama on summarize: 40 LLM-judge scores of 0, from a judge calibrated for summarize: reject.
     """
     log = runtime().log
+    log.append("judge_calibrations", [CALIBRATED])
     before, after = DEMOTED_AT - timedelta(days=3), DEMOTED_AT + timedelta(hours=1)
     log.append(
         "scores", scores(QWEN, "classify", "label_match", "deterministic", 150, 1.0, "backtest", before)

@@ -7,7 +7,8 @@ The same :class:`FakeLLMServer` instance answers, by path:
 * Ollama native: ``GET /api/tags``, ``GET /api/version`` (and ``GET /`` / ``GET /v1/models``)
 
 Completion POSTs consume scripted :class:`Reply` objects from one shared FIFO queue (see
-:meth:`FakeLLMServer.push`); when the queue is empty the server's ``default`` reply is used.
+:meth:`FakeLLMServer.push`); when the queue is empty the ``responder`` (a function of the request body)
+answers if one is set, else the server's ``default`` reply.
 Only non-streaming responses are supported: a request with ``"stream": true`` gets a 400.
 
 Standard library only, so it can be used with the real official SDK clients::
@@ -28,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -313,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         fake = self.server.fake
-        reply = fake._next_reply()
+        reply = fake._next_reply(body)
         if reply.delay > 0 and not fake._sleep(reply.delay):
             # Server is stopping: drop the connection without answering.
             self.close_connection = True
@@ -413,9 +414,14 @@ class FakeLLMServer:
     """
 
     def __init__(
-        self, default: Reply | None = None, ollama_models: Sequence[str] = ("qwen2.5:latest",)
+        self,
+        default: Reply | None = None,
+        ollama_models: Sequence[str] = ("qwen2.5:latest",),
+        responder: Callable[[dict[str, Any]], Reply] | None = None,
     ) -> None:
         self.default: Reply = default if default is not None else ok("ok")
+        self.responder = responder
+        """Answers a completion request from its body when nothing is queued (before ``default``)."""
         self.ollama_models: list[str] = list(ollama_models)
         self.requests: list[RecordedRequest] = []
         self.url: str = ""
@@ -504,9 +510,11 @@ class FakeLLMServer:
 
     # -- internals used by the handler --------------------------------------------------------------
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+        return self.responder(body) if self.responder else self.default
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
