@@ -125,6 +125,8 @@ def _not_evidence(stream: ScoreTotals, config: TenureConfig, known: Calibrations
         primary = primary_judge_kind(stream.task_type)
     except TaskError:
         return f"unknown task type {stream.task_type!r}"
+    if stream.judge in task_types.get(stream.task_type).form_only:
+        return f"{stream.judge} checks form only (the tasks had no tests)"
     if stream.judge_kind != primary:
         if stream.judge_kind == "heuristic":
             return "heuristic judge: never gated on"

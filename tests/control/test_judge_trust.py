@@ -19,7 +19,7 @@ from tenure.cli import app
 from tenure.config import Env, TenureConfig, load_config, parse_config
 from tenure.control.calibration import Graded, agreement, calibration_rows, load_judge_set
 from tenure.control.eligibility import family, ground_truth_exclusion, judge_exclusion
-from tenure.control.evidence import gate_for, judge_error
+from tenure.control.evidence import gate_for, judge_error, shadow_readings
 from tenure.control.gates import JudgeError, SequentialGate, corrected
 from tenure.control.judges import PROMPT_VERSION
 from tenure.control.routing import route_task
@@ -400,3 +400,27 @@ def test_a_person_reviews_judged_pairs_and_the_agreement_is_reported(tmp_path):
     [calibration] = calibration_rows(graded, labels)
     assert (calibration.n, calibration.source) == (len(pairs) + 3, "judge_set+human")
     assert calibration.false_pass == pytest.approx(1 / (sum(not p.label for p in pairs) + 2))
+
+
+def test_a_verdict_that_checks_form_only_is_never_evidence():
+    """Code without tests is judged "it parses" (1.0 for any valid code): shown, never gated on."""
+    log = runtime().log
+    log.append(
+        "scores",
+        [
+            ScoreRow(
+                task_id=f"c{i}",
+                task_type="code_transform",
+                candidate=QWEN,
+                judge="code_parse",
+                judge_kind="deterministic",
+                score=1.0,
+                passed=True,
+                status="ok",
+                source="live",
+            )
+            for i in range(100)
+        ],
+    )
+    [reading] = shadow_readings(log, TenureConfig())
+    assert (reading.use, reading.note) == ("shown", "code_parse checks form only (the tasks had no tests)")

@@ -72,6 +72,9 @@ class TaskType(Generic[InputT]):
     """A base model's text turned into the type's output (base models cannot do structured output)."""
     judge: Callable[[Any, Any, InputT], Verdict] | None = None
     """The deterministic judge ``(output, reference, input) -> Verdict``, where the type has one."""
+    form_only: frozenset[str] = frozenset()
+    """Names the deterministic judge gives verdicts that check form only (the code parses): recorded and
+    shown, never evidence."""
     checks: Callable[[str, InputT], list[str]] = _no_checks
     """Hard checks the heuristic judge applies to an answer; each problem found halves its score."""
     similar: tuple[str, ...] = ()

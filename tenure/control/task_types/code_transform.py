@@ -81,6 +81,7 @@ TASK_TYPE = TaskType[CodeInput](
     ),
     rubric="Does the candidate code make the same change with the same behaviour?",
     judge=lambda output, reference, d: code_tests(output, d.tests),
+    form_only=frozenset({"code_parse"}),  # without tests, "it parses" says nothing of what the code does
     stop=("\n\n\n", "Instruction:"),
     max_tokens=320,
 )
