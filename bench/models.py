@@ -196,12 +196,11 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
     import openai
 
     from tenure.config import parse_config
-    from tenure.models import call, reset_health
+    from tenure.models import call
     from tests.fakes.llm_server import FakeLLMServer, error
 
     os.environ["ANTHROPIC_API_KEY"] = "bench-dummy-key"
     os.environ["OPENAI_API_KEY"] = "bench-dummy-key"
-    reset_health()
     messages: list[Any] = [{"role": "user", "content": "hi"}]
 
     with FakeLLMServer() as good, FakeLLMServer(default=error(529)) as bad:

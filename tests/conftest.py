@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tenure.config import TenureConfig, parse_config
-from tenure.models import reset_health
 from tests.fakes.llm_server import FakeLLMServer
 
 KEYS = {"ANTHROPIC_API_KEY": "sk-ant-test-0000", "OPENAI_API_KEY": "sk-openai-test-0000"}
@@ -33,16 +32,14 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No test sees the developer's ~/.tenure, real keys, or another test's cooldowns."""
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's ~/.tenure, real keys, or another test's cooldowns (they live in the
+    home: ``tenure.models.health``)."""
     monkeypatch.setenv("TENURE_HOME", str(tmp_path / "tenure-home"))
     monkeypatch.delenv("TENURE_CONFIG", raising=False)
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OLLAMA_BASE_URL", "PREFECT_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    reset_health()
-    yield
-    reset_health()
 
 
 @pytest.fixture(scope="session")

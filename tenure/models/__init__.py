@@ -8,7 +8,7 @@ by ``tenure.model_ids``, below this package, so the config can check them withou
 """
 
 from tenure.models.call import CallFailed, call
-from tenure.models.chain import Chain, ChainUnavailable, build_chain, reset_health
+from tenure.models.chain import Chain, ChainUnavailable, build_chain
 from tenure.models.result import Attempt, CallResult, Skip
 
 __all__ = [
@@ -20,5 +20,4 @@ __all__ = [
     "Skip",
     "build_chain",
     "call",
-    "reset_health",
 ]

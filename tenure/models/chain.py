@@ -13,14 +13,14 @@ Policy, per error class (pydantic-ai maps every provider's errors onto these):
   exceeded: fall back at once (waiting would not help; another model may serve).
 - any other 400/422 (the request itself is bad): raise, never fall back (every model would refuse it).
 
-A model whose calls fail ``cooldown_after`` times in a row is skipped for ``cooldown_seconds``.
+A model whose calls fail ``cooldown_after`` times in a row is skipped for ``cooldown_seconds``, by every
+process using the same tenure home (``tenure.models.health``: each flow run may be its own process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -47,6 +47,7 @@ from pydantic_ai.models.fallback import FallbackModel
 from pydantic_ai.models.wrapper import WrapperModel
 
 from tenure.model_ids import parse_model_id
+from tenure.models.health import HEALTHY, Health, HealthStore
 from tenure.models.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from tenure.models.providers import Unusable, build_model
 from tenure.models.result import Attempt, Outcome, Skip, note_attempt
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 
     from tenure.config import RetryPolicy, TenureConfig
 
-__all__ = ["Chain", "ChainUnavailable", "Link", "build_chain", "falls_back", "reset_health"]
+__all__ = ["Chain", "ChainUnavailable", "Link", "build_chain", "falls_back"]
 
 
 class ChainUnavailable(RuntimeError):
@@ -113,49 +114,48 @@ def _describe(exc: ModelAPIError) -> tuple[int | None, str]:
     return status, f"{status} {what}" if status else what
 
 
-@dataclass
-class _Health:
-    failures: int = 0
-    until: float = 0.0
-
-
-_health: dict[str, _Health] = {}
-_health_lock = threading.Lock()
-
-
-def reset_health() -> None:
-    """Forget every cooldown (tests, or after fixing a provider)."""
-    with _health_lock:
-        _health.clear()
-
-
 class Link(WrapperModel):
     """One model of a chain: retries it per the policy, records every attempt, honours its cooldown."""
 
-    def __init__(self, model_id: str, wrapped: Model, policy: RetryPolicy, pricing: Pricing | None = None):
+    def __init__(
+        self,
+        model_id: str,
+        wrapped: Model,
+        policy: RetryPolicy,
+        pricing: Pricing | None = None,
+        health: HealthStore | None = None,
+    ):
+        """``health`` is the home's shared health table; without one (a link built outside a chain) the
+        model never cools down."""
         super().__init__(wrapped)
         self.tenure_id = model_id
         self.policy = policy
         self.pricing = pricing
+        self.health = health
 
-    def _check_cooldown(self) -> None:
-        with _health_lock:
-            health = _health.get(self.tenure_id) or _Health()
-            remaining = health.until - time.monotonic()
+    def _check_cooldown(self) -> Health:
+        """The model's health, read once before sending; raises (recording the skip) while it cools down."""
+        health = self.health.get(self.tenure_id) if self.health else HEALTHY
+        remaining = health.until - time.time()
         if remaining > 0:
             reason = f"in cooldown for {remaining:.0f} s more after {health.failures} failed calls in a row"
             note_attempt(Attempt(model=self.tenure_id, outcome="skipped", reason=reason))
             raise ModelUnavailableError(self.tenure_id, reason)
+        return health
 
-    def _settle(self, ok: bool) -> None:
-        with _health_lock:
-            health = _health.setdefault(self.tenure_id, _Health())
-            if ok:
-                health.failures, health.until = 0, 0.0
-                return
-            health.failures += 1
-            if health.failures >= self.policy.cooldown_after:
-                health.until = time.monotonic() + self.policy.cooldown_seconds
+    async def _settle(self, ok: bool, before: Health) -> None:
+        """Record how the call ended: every failure, but a success only if ``before`` (the read before
+        sending) had failures to clear, so a healthy model's calls write nothing. A write waits for the
+        file lock and an fsync (milliseconds), so it runs in a thread and the event loop goes on."""
+        if self.health is None or (ok and not before.failures):
+            return
+        if ok:
+            await asyncio.to_thread(self.health.succeeded, self.tenure_id)
+        else:
+            policy = self.policy
+            await asyncio.to_thread(
+                self.health.failed, self.tenure_id, policy.cooldown_after, policy.cooldown_seconds
+            )
 
     def _wait(self, exc: ModelAPIError, retry: int) -> float | None:
         """Seconds to wait before retrying, or ``None`` to stop retrying this model."""
@@ -166,8 +166,9 @@ class Link(WrapperModel):
         ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2**retry)
         return random.uniform(0, ceiling)  # full jitter
 
-    async def _attempts(self, send: Any) -> Any:
-        self._check_cooldown()
+    async def _attempts(self, send: Any) -> tuple[Any, float, Health]:
+        """``send``'s result, its latency (ms) and the model's health before it; retries per the policy."""
+        before = self._check_cooldown()
         retry = 0
         while True:
             started = time.perf_counter()
@@ -187,11 +188,11 @@ class Link(WrapperModel):
                     continue
                 if falls_back(exc):
                     note_attempt(self._attempt("fell_back", exc, status, f"{what}; falling back", latency))
-                    self._settle(ok=False)
+                    await self._settle(ok=False, before=before)
                 else:
                     note_attempt(self._attempt("failed", exc, status, f"{what}; not falling back", latency))
                 raise
-            return result, (time.perf_counter() - started) * 1000
+            return result, (time.perf_counter() - started) * 1000, before
 
     def _attempt(
         self,
@@ -212,10 +213,10 @@ class Link(WrapperModel):
             latency_ms=latency,
         )
 
-    def _record_ok(self, response: ModelResponse, latency: float) -> None:
+    async def _record_ok(self, response: ModelResponse, latency: float, before: Health) -> None:
         """Record the success, and price the response from tenure's table (so ``UsageLimits.cost_limit``
         and the run's usage count what tenure's records count)."""
-        self._settle(ok=True)
+        await self._settle(ok=True, before=before)
         cost = self.pricing and self.pricing.cost(
             self.tenure_id, response.usage.input_tokens, response.usage.output_tokens
         )
@@ -237,10 +238,10 @@ class Link(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        response, latency = await self._attempts(
+        response, latency, before = await self._attempts(
             lambda: self.wrapped.request(messages, model_settings, model_request_parameters)
         )
-        self._record_ok(response, latency)
+        await self._record_ok(response, latency, before)
         return response
 
     @asynccontextmanager
@@ -261,9 +262,9 @@ class Link(WrapperModel):
                     )
                 )
 
-            stream, latency = await self._attempts(open_stream)
+            stream, latency, before = await self._attempts(open_stream)
             yield stream
-        self._record_ok(stream.get(), latency)
+        await self._record_ok(stream.get(), latency, before)
 
 
 @dataclass
@@ -297,7 +298,8 @@ def _link(model_id: str, config: TenureConfig, home: Path) -> Link:
     cache = _built.setdefault(loop, {}) if loop is not None else {}
     if key not in cache:
         pricing = load_pricing(config.pricing_file or DEFAULT_PRICING)
-        cache[key] = Link(model_id, build_model(model_id, config, home), config.retry, pricing)
+        model = build_model(model_id, config, home)
+        cache[key] = Link(model_id, model, config.retry, pricing, HealthStore(home))
     return cache[key]
 
 
