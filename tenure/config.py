@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenure.config_problems import ConfigError, describe, dotted
 from tenure.model_ids import parse_model_id
 from tenure.secrets import parse_secret_ref
 
@@ -38,6 +39,7 @@ __all__ = [
     "Env",
     "GateConfig",
     "JudgeConfig",
+    "PrefectConfig",
     "ProviderConfig",
     "RetryPolicy",
     "TaskTypeConfig",
@@ -251,6 +253,22 @@ DEFAULT_TEAM: dict[str, AgentConfig] = {
 }
 
 
+class PrefectConfig(_Strict):
+    """Where tenure runs its flows: the Prefect server ``tenure up`` starts, and its worker."""
+
+    host: str = "127.0.0.1"
+    """The address the server listens on (the UI and the API)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 4200
+    pool: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")] = "tenure-local"
+    """The process work pool every deployment runs on."""
+    worker_limit: Annotated[int, Field(ge=1, le=64)] = 4
+    """Flow runs the worker runs at once (each is a process of its own)."""
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+
 class VaultConfig(_Strict):
     """The markdown notes vault the agents search, and how it is cut into chunks."""
 
@@ -304,6 +322,7 @@ class TenureConfig(_Strict):
     """How deep dispatches may nest (Loki → Kit is depth 1); 0 turns dispatching off."""
     vault: VaultConfig = VaultConfig()
     judge: JudgeConfig = JudgeConfig()
+    prefect: PrefectConfig = PrefectConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 
@@ -323,7 +342,7 @@ class TenureConfig(_Strict):
             known = ", ".join(sorted(self.chains))
             raise ValueError(
                 "\n".join(
-                    f"{_dotted(loc)}: no chain named '{name}'; expected one of {known}"
+                    f"{dotted(loc)}: no chain named '{name}'; expected one of {known}"
                     for loc, name in problems
                 )
             )
@@ -359,16 +378,6 @@ class TenureConfig(_Strict):
             ) from None
 
 
-class ConfigError(Exception):
-    """Invalid configuration: one message per bad key."""
-
-    def __init__(self, path: Path | None, problems: list[str]):
-        self.path = path
-        self.problems = problems
-        where = f"{path}: " if path else ""
-        super().__init__("\n".join(where + p for p in problems))
-
-
 def load_config(path: Path | None = None) -> TenureConfig:
     """Load and validate the config file (``Env().config_path`` unless given); shipped defaults if absent."""
     explicit = path is not None or Env().config is not None
@@ -391,54 +400,5 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> TenureConfig
     try:
         return TenureConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [line for err in exc.errors() for line in _describe(err).splitlines()]
+        problems = [line for err in exc.errors() for line in describe(err, TenureConfig).splitlines()]
         raise ConfigError(path, problems) from None
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "[key]":
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed at a config path, found by walking the models' field annotations."""
-    node: Any = TenureConfig
-    for part in loc:
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            node = node.model_fields[str(part)].annotation if str(part) in node.model_fields else None
-        else:  # a dict[...] (or Optional) field: step into its value type
-            args = [a for a in get_args(node) if a is not type(None)]
-            node = args[-1] if args else None
-        while get_origin(node) is Annotated:
-            node = get_args(node)[0]
-    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
-
-
-def _describe(err: Any) -> str:
-    loc = tuple(err["loc"])
-    where = _dotted(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        keys = _keys_at(loc[:-1])
-        return f"{where}: unknown key" + (f"; expected one of {', '.join(keys)}" if keys else "")
-    if kind == "value_error":
-        message = str(err["ctx"]["error"])
-        return f"{where}: {message}" if where else message
-    if kind == "string_pattern_mismatch" and loc[:1] == ("agents",):
-        return f"{where}: not an agent name; expected lower-case letters, digits, '-' or '_', at most 32"
-    if kind == "string_pattern_mismatch" and loc[:1] == ("task_types",):
-        return f"{where}: not a task type name; expected lower-case letters, digits or '_'"
-    if kind == "string_pattern_mismatch" and loc[:1] == ("chains",):
-        return (
-            f"{where}: not a chain name; expected letters, digits, '-' or '_' (model ids go inside the list)"
-        )
-    if kind == "missing":
-        return f"{where}: required key is missing"
-    return f"{where}: {err['msg']} (got {err.get('input')!r})"

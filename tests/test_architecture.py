@@ -18,6 +18,7 @@ PACKAGE = ROOT / "tenure"
 
 LAYERS = {
     "tenure.config": 0,
+    "tenure.config_problems": 0,
     "tenure.secrets": 0,
     "tenure.model_ids": 0,
     "tenure.resources": 0,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-import yaml
 from prefect import State
 from prefect.client.orchestration import get_client
 from prefect.flows import load_flow_from_entrypoint
@@ -47,31 +46,47 @@ async def test_ask_flow_records_a_flow_run_with_the_model_task(prefect_server, m
     assert "sk-ant-test" not in str(flow_run.parameters)
 
 
-def test_prefect_yaml_deploys_every_flow_entrypoint():
-    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    for deployment in spec["deployments"]:
-        flow_obj = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
-        assert flow_obj.name == deployment["name"]
-        assert deployment["work_pool"]["name"] == "tenure-local"
-    names = {d["name"] for d in spec["deployments"]}
-    assert names == {
-        "ask",
-        "agent_turn",
-        "shadow_pending",
-        "shadow_eval",
-        "aggregate_confidence",
-        "promotion_check",
-        "compact_store",
-        "vault_embed",
-    }
-    scheduled = {d["name"]: d["schedules"][0] for d in spec["deployments"] if "schedules" in d}
+async def test_deployments_apply_from_the_package_with_module_entrypoints_and_schedules(prefect_server):
+    """``apply`` (what ``tenure up`` and ``tenure serve worker`` run) creates the pool and every deployment
+    of the packaged prefect.yaml; a second apply updates in place (same ids, no duplicates)."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tenure.config import PrefectConfig
+    from tenure.deployments.deploy import apply
+
+    api = str(PREFECT_API_URL.value())
+    first = await apply(api, PrefectConfig(pool="apply-test"))
+    again = await apply(api, PrefectConfig(pool="apply-test"))
+    assert first == again and len(first) == 8
+    async with get_client() as client:
+        pool = await client.read_work_pool("apply-test")
+        deployments = {
+            f"{(d.entrypoint or '?').rsplit('.', 1)[1]}/{d.name}": d
+            for d in await client.read_deployments()
+            if d.work_pool_name == "apply-test"
+        }
+    assert pool.type == "process"
+    assert sorted(deployments) == sorted(first)
+    for name, d in deployments.items():
+        entrypoint = d.entrypoint or ""
+        assert entrypoint.startswith("tenure.flows.") and ":" not in entrypoint, name
+        assert d.pull_steps == [] and "tenure" in d.tags
+        assert load_flow_from_entrypoint(entrypoint).name == name.split("/")[0]
+    scheduled = {
+        name.split("/")[1]: [getattr(s.schedule, "cron", None) or s.schedule.interval.total_seconds()  # type: ignore[union-attr]
+                             for s in d.schedules]
+        for name, d in deployments.items()
+        if d.schedules
+    }  # fmt: skip
     assert scheduled == {
-        "shadow_pending": {"interval": 300},
-        "aggregate_confidence": {"cron": "5 * * * *"},
-        "promotion_check": {"cron": "10 * * * *"},
-        "compact_store": {"cron": "30 3 * * *"},
-        "vault_embed": {"cron": "15 2 * * *"},
+        "shadow_pending": [300.0],
+        "aggregate_confidence": ["5 * * * *"],
+        "promotion_check": ["10 * * * *"],
+        "compact_store": ["30 3 * * *"],
+        "vault_embed": ["15 2 * * *"],
     }
+    limit = deployments["shadow_pending/shadow_pending"].global_concurrency_limit
+    assert limit is not None and limit.limit == 1
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import json, tenure
+from prefect.flows import load_flow_from_entrypoint
 from tenure.agents.workspace import TEMPLATES
+from tenure.deployments.deploy import specs
 from tenure.control.golden import load_golden
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
 from tenure.resources import data_path
@@ -26,6 +28,8 @@ print(json.dumps({
     "pricing": len(load_pricing(DEFAULT_PRICING).prices),
     "personas": sorted(p.name for p in TEMPLATES.iterdir()),
     "vault_notes": len(list(data_path("vault").rglob("*.md"))),
+    "deployments": {s.name: load_flow_from_entrypoint(s.entrypoint).name for s in specs()},
+    "flow_files": sorted({load_flow_from_entrypoint(s.entrypoint).fn.__code__.co_filename for s in specs()}),
 }))
 """
 
@@ -86,6 +90,12 @@ def test_the_installed_wheel_loads_its_data_and_runs_a_golden_eval_outside_the_c
     assert Path(found["package"]).is_relative_to(installed)  # the wheel's copy, not the checkout
     assert found["golden"] >= 7 * 20 and found["pricing"] >= 5 and found["vault_notes"] == 100
     assert found["personas"] == ["archie", "kit", "liv", "loki", "sara"]
+    # every deployment's entrypoint is a module path the installed package resolves: no checkout needed
+    assert (
+        found["deployments"] == {name: name for name in found["deployments"]}
+        and len(found["deployments"]) == 8
+    )
+    assert all(Path(f).is_relative_to(installed) for f in found["flow_files"])
 
     golden = ("eval", "--golden", "--types", "classify", "--limit", "1")
     run = outside(installed, home, "-m", "tenure.cli", *golden, cwd=elsewhere)

@@ -1,7 +1,7 @@
 """The ``tenure`` command line (typer + rich): it parses arguments and renders results; the work is
 done by the flows and the domain packages.
 
-One module per command group (``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
+One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
 ``demo``), the shared rendering in ``render``; this module assembles the app.
 """
 
@@ -17,6 +17,8 @@ from tenure.cli.control import backtest, demote, eval_, promote, promotions, rou
 from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
 from tenure.cli.judge import judge_app, review
+from tenure.cli.service import service_app
+from tenure.cli.up import down, serve_app, status, up
 from tenure.cli.vault import vault_app
 
 __all__ = ["app"]
@@ -39,6 +41,9 @@ def _quiet() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+app.command()(up)
+app.command()(down)
+app.command()(status)
 app.command()(ask)
 app.command()(doctor)
 app.command()(demo)
@@ -54,3 +59,5 @@ app.command()(review)
 app.add_typer(vault_app, name="vault")
 app.add_typer(agents_app, name="agents")
 app.add_typer(judge_app, name="judge")
+app.add_typer(serve_app, name="serve")
+app.add_typer(service_app, name="service")

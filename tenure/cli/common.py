@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from tenure.config import ConfigError
+from tenure.config import ConfigError, PrefectConfig
 from tenure.runtime import Runtime, runtime
 
 __all__ = ["err", "fail", "load", "out"]
@@ -20,12 +22,24 @@ err = Console(stderr=True)
 def load() -> Runtime:
     """The validated runtime, or exit 2 with one line per bad config key (nothing is started)."""
     try:
-        return runtime()
+        rt = runtime()
     except ConfigError as exc:
         err.print(f"[red]invalid configuration[/red] ({len(exc.problems)} problem(s)):")
         for line in str(exc).splitlines():
             err.print(f"  {line}", markup=False, highlight=False)
         raise typer.Exit(2) from None
+    _join_running_server(rt.config.prefect)
+    return rt
+
+
+def _join_running_server(prefect: PrefectConfig) -> None:
+    """While ``tenure up`` (or the services) run, this command's flow runs and events go to that server,
+    so they show in its UI; otherwise Prefect runs them on a temporary local server. Only before Prefect
+    is loaded (it reads its settings once) and only if nothing chose an API already."""
+    from tenure.deployments.api import answers
+
+    if "prefect" not in sys.modules and "PREFECT_API_URL" not in os.environ and answers(prefect.api_url, 0.5):
+        os.environ["PREFECT_API_URL"] = prefect.api_url
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

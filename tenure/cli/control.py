@@ -6,7 +6,6 @@ import asyncio
 import getpass
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -143,13 +142,15 @@ def route(
 
 def _override(action: Literal["promote", "demote"], model: str, task_type: str) -> None:
     from tenure.control.promotions import override
+    from tenure.tasks.announce import announce
 
     rt = load()
     user = getpass.getuser()
     try:
-        override(rt.log, action, model, task_type, user)
+        event = override(rt.log, action, model, task_type, user)
     except (TaskError, ValueError) as exc:
         fail(str(exc))
+    announce([event])
     out.print(f"{action}d {model} for {task_type} (recorded as an event by user:{user})")
 
 
@@ -177,18 +178,21 @@ def promotions(
 ) -> None:
     """Every promote / demote / reject event, oldest first, with who decided and on what evidence.
 
-    With --check, does what the hourly promotion_check flow does (the same code) instead: applies the
-    gates to the evidence now, records the events due and prints them (tenure scores says why not)."""
-    from tenure.control.promotions import check as check_now
-
+    With --check, runs the hourly promotion_check flow now instead: applies the gates to the evidence,
+    records and announces the events due and prints them (tenure scores says why not)."""
     rt = load()
     if check:
-        due = check_now(rt.log, rt.config)
+        from tenure.flows.promotions import promotion_check
+
+        due = promotion_check()
         if json_out:
-            print_json_lines([asdict(e) for e in due])
+            print_json_lines(due)
             return
         for e in due:
-            out.print(f"[bold]{e.action}[/bold] {e.model} for {e.task_type}: {e.reason}", highlight=False)
+            out.print(
+                f"[bold]{e['action']}[/bold] {e['model']} for {e['task_type']}: {e['reason']}",
+                highlight=False,
+            )
         out.print(
             f"{len(due)} event(s) recorded" if due else "nothing due now: the evidence calls for no event"
         )

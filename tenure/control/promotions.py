@@ -9,7 +9,6 @@ current state into the events due now, which ``promotion_check`` records and ``t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -27,7 +26,6 @@ __all__ = [
     "State",
     "check",
     "current_state",
-    "on_event",
     "override",
     "record_events",
     "review",
@@ -64,26 +62,14 @@ class State:
         return {t: (m, self.promoted_at[t]) for t, m in self.promoted.items() if m and t in self.promoted_at}
 
 
-_hooks: list[Callable[[Event], None]] = []
-
-
-def on_event(hook: Callable[[Event], None]) -> Callable[[], None]:
-    """Register a callable run for every recorded event in this process; returns a function that
-    unregisters it."""
-    _hooks.append(hook)
-    return lambda: _hooks.remove(hook)
-
-
 def record_events(log: ScoreLog, events: list[Event]) -> None:
-    """Append events as one segment, then tell every hook."""
+    """Append events as one segment (the flows then announce them as Prefect events:
+    ``tenure.tasks.announce``)."""
     log.append(
         "events",
         [EventRow(task_type=e.task_type, model=e.model, action=e.action, actor=e.actor, reason=e.reason,
                   evidence=e.evidence) for e in events],
     )  # fmt: skip
-    for event in events:
-        for hook in _hooks:
-            hook(event)
 
 
 def current_state(log: ScoreLog, config: TenureConfig) -> State:

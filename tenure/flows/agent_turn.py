@@ -16,8 +16,9 @@ from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
 from tenure.agents.turn import TurnResult, run_turn, turn_run
 from tenure.runtime import runtime
 from tenure.tasks.shadowing import append_rows
+from tenure.tasks.ui import label, markdown_table, publish_markdown
 
-__all__ = ["agent_turn"]
+__all__ = ["agent_turn", "turn_markdown"]
 
 _RETRIED = TaskConfig(retries=2, retry_delay_seconds=[5.0, 30.0])
 """Each model request and tool call is a task run, retried twice, 5 s and 30 s apart."""
@@ -60,4 +61,23 @@ async def agent_turn(
     )
     if result.message:
         logger.warning(result.message)
+    label(agent=agent, source="live", model=result.served_by)
+    publish_markdown(None, turn_markdown(result), f"{agent}'s turn in {thread}: {result.outcome}")
     return result
+
+
+def turn_markdown(result: TurnResult) -> str:
+    """The turn as the UI shows it: who served it, the tools it called, what it cost (not the text)."""
+    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    facts = [
+        {"": "outcome", " ": result.outcome + (f" ({result.message})" if result.message else "")},
+        {"": "served by", " ": ", ".join(result.served_by) or "-"},
+        {"": "model requests", " ": result.requests},
+        {"": "tokens in → out", " ": f"{result.input_tokens} → {result.output_tokens}"},
+        {"": "cost", " ": cost},
+        {"": "latency", " ": f"{result.latency_ms / 1000:.1f} s"},
+        {"": "dispatched to", " ": ", ".join(d.agent for d in result.dispatched) or "-"},
+    ]
+    calls = [{"tool": c.name, "ok": "yes" if c.ok else "no", "detail": c.detail} for c in result.tool_calls]
+    return (f"### {result.agent} · {result.outcome}\n\n{markdown_table(facts)}\n\n"
+            f"#### Tools called\n\n{markdown_table(calls) if calls else '_none_'}")  # fmt: skip

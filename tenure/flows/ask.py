@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger
 
 from tenure.models import CallResult
 from tenure.tasks.calls import call_model
+from tenure.tasks.ui import label
 
 __all__ = ["ask"]
 
@@ -20,4 +21,5 @@ async def ask(prompt: str, target: str = "default", max_tokens: int | None = Non
         len(result.fallbacks),
         result.cost_usd or 0,
     )
+    label(source="live", model=[result.served_by] if result.served_by else [])
     return result

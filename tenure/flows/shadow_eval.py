@@ -14,10 +14,12 @@ from tenure.control.budget import paused_types
 from tenure.control.evidence import shadow_readings
 from tenure.control.judges import has_instruction_model
 from tenure.control.promotions import current_state
+from tenure.control.scoreboard import scoreboard
 from tenure.control.shadow import Summary, archived_task, reference_runs, with_reference
 from tenure.control.task import Task
 from tenure.runtime import runtime
 from tenure.tasks.shadowing import answer_batch, append_rows, judge_batch
+from tenure.tasks.ui import label, publish_table, rename
 
 __all__ = [
     "aggregate_confidence",
@@ -59,6 +61,7 @@ async def shadow_eval(
     task_types.get(task_type)
     rt = runtime()
     chosen = candidates or current_state(rt.log, rt.config).candidates(rt.config, task_type)
+    label(task_type=task_type, source=source, model=chosen)
     use_llm = has_instruction_model(rt.config, rt.home)
     logger = get_run_logger()
     gt_ids: list[str] = []
@@ -110,6 +113,7 @@ async def canary_eval(task_type: str, limit: int = 100) -> dict[str, dict[str, f
     pending = rt.log.pending_canaries(task_type, limit)
     if not pending:
         return {}
+    label(task_type=task_type, source="canary", model=sorted({p.model for p in pending if p.model}))
     tasks = [archived_task(p, as_reference=False) for p in pending]
     chain = rt.config.task_type(task_type).ground_truth
     gt_rows = await answer_batch(tasks, [None] * len(tasks), chain, "canary", role="ground_truth")
@@ -153,6 +157,13 @@ async def shadow_pending(limit: int = 100, max_batches: int = 20) -> dict[str, d
                 )
         if totals:
             results[task_type] = {c: s.as_dict() for c, s in totals.items()}
+    scored = sum(int(stats["scored"]) for per_type in results.values() for stats in per_type.values())
+    label(task_type=sorted({key.split("/")[0] for key in results}))
+    rename(
+        f"shadow_pending: {scored} scored in {', '.join(results)}"
+        if results
+        else "shadow_pending: nothing pending"
+    )
     return results
 
 
@@ -161,6 +172,7 @@ async def backtest(model: str, task_type: str, limit: int = 200) -> dict[str, An
     """Run a new candidate over archived ground-truth outputs (no new ground-truth calls), judge it, log
     the scores as ``source = 'backtest'``, and return what the promotion rules read in them."""
     task_types.get(task_type)
+    label(task_type=task_type, model=model, source="backtest")
     rt = runtime()
     archived = rt.log.archived_ground_truth(task_type, limit)
     if archived:
@@ -181,13 +193,29 @@ async def backtest(model: str, task_type: str, limit: int = 200) -> dict[str, An
     }
 
 
+BOARD_COLUMNS = ("model", "task_type", "judge", "use", "n", "mean", "std", "bound", "status", "detail")
+"""The scoreboard artifact's columns: what ``tenure scores`` shows, in the same words."""
+
+
 @flow(name="aggregate_confidence")
 def aggregate_confidence() -> list[dict[str, Any]]:
-    """Confidence per model × task type × judge (n, mean, std, last update), from every score so far."""
-    table = [{**asdict(t), "mean": t.mean} for t in runtime().log.score_totals(after_demotion=False)]
+    """Confidence per model × task type × judge (n, mean, std, last update), from every score so far;
+    the scoreboard (what the promotion rules make of each stream) becomes the ``scoreboard`` artifact."""
+    rt = runtime()
+    table = [{**asdict(t), "mean": t.mean} for t in rt.log.score_totals(after_demotion=False)]
     logger = get_run_logger()
     for row in table:
         logger.info("%(model)s %(task_type)s %(judge)s: n=%(n)d mean=%(mean).3f std=%(std).3f", row)
+    board = scoreboard(rt.log, rt.config)
+    columns: dict[str, list[Any]] = {c: [] for c in BOARD_COLUMNS}
+    for row in board:
+        for c in BOARD_COLUMNS:
+            value = getattr(row, c)
+            columns[c].append(round(value, 4) if isinstance(value, float) else value)
+    due = sum(r.status in ("promote", "reject", "demote") for r in board)
+    described = f"{len(board)} score streams, {due} decision(s) due at the next promotion_check"
+    publish_table("scoreboard", columns, described)
+    rename(f"aggregate_confidence: {described}")
     return table
 
 
@@ -195,4 +223,9 @@ def aggregate_confidence() -> list[dict[str, Any]]:
 def compact_store() -> list[dict[str, Any]]:
     """Merge the score log's small segments (keeps every row exactly once)."""
     log = runtime().log
-    return [vars(log.compact(table)) for table in ("runs", "scores")]
+    reports = [log.compact(table) for table in ("runs", "scores")]
+    rename(
+        "compact_store: "
+        + ", ".join(f"{r.table} {r.segments_before}→{r.segments_after} segments" for r in reports)
+    )
+    return [vars(r) for r in reports]

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger
 from tenure.memory.index import Report, batches
 from tenure.runtime import runtime
 from tenure.store.vault import VaultStore
+from tenure.tasks.ui import markdown_table, publish_markdown, rename
 from tenure.tasks.vault import finish_pass, index_files, plan_pass
 
 __all__ = ["Progress", "vault_embed"]
@@ -38,6 +39,7 @@ def vault_embed(
     if source is None:  # the nightly run on a machine with no vault yet
         message = "no vault to index: set vault.path in tenure.toml (or run tenure vault index PATH)"
         logger.warning(message)
+        rename("vault_embed: no vault configured")
         return {"vault": None, **Report().counts(), "warnings": [message]}
     root = Path(source).expanduser()
     store = VaultStore(Path(index)) if index else VaultStore.for_home(rt.home)
@@ -63,4 +65,16 @@ def vault_embed(
     for warning in report.warnings:
         logger.warning(warning)
     logger.info("vault_embed: %s", report.counts())
+    _publish(root, report)
     return {"vault": str(root), **report.counts(), "warnings": report.warnings}
+
+
+def _publish(root: Path, report: Report) -> None:
+    """Name the run for what changed and leave the index report as the ``vault-index`` artifact."""
+    r = report
+    changed = f"{r.notes_new} new, {r.notes_updated} updated, {r.notes_removed} removed"
+    rename(f"vault_embed: {changed}, {r.notes_unchanged} unchanged")
+    counts = [{"": k.replace("_", " "), "count": v} for k, v in r.counts().items()]
+    warnings = "\n".join(f"- `{w.replace('`', chr(39))}`" for w in r.warnings) or "_none_"
+    text = f"**{root}**: {changed}\n\n{markdown_table(counts)}\n\n#### Warnings\n\n{warnings}"
+    publish_markdown("vault-index", text, f"vault_embed of {root}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -261,14 +262,15 @@ def evidence(n: int, score: float, source: str) -> list[dict]:
 async def test_promote_then_canary_then_demote_end_to_end(
     configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
 ):
-    from tenure.control.promotions import on_event
+    from prefect.settings import PREFECT_API_URL
+
     from tenure.flows.promotions import promotion_check
+    from tests.prefect_api import events
 
     config_path = Env().config_path
     config_path.write_text(config_path.read_text().replace(
         '[task_types.classify]\n', '[task_types.classify]\ncanary_rate = 1.0\n'))  # fmt: skip
-    heard = []
-    stop_listening = on_event(heard.append)
+    began = datetime.now(UTC)
     log = ScoreLog(configured / "store")
     log.append("scores", evidence(120, 1.0, "golden"))  # strong shadow evidence for the candidate
 
@@ -297,9 +299,15 @@ async def test_promote_then_canary_then_demote_end_to_end(
     anthropic_server.push(tool("final_result", {"label": "billing"}))
     back = await route_task(task, load_config(), configured)
     assert back.served_by == "anthropic:claude-opus-4-6"
-    assert [e.action for e in heard] == ["promote", "demote"]
     assert promotion_check() == []  # a demoted model starts over: its old evidence does not re-promote it
-    stop_listening()
+    # every decision was announced as a Prefect event, readable by any process through the API
+    announced = await events(str(PREFECT_API_URL.value()), "tenure.promotion.", began, expect=2)
+    assert [(e["event"], e["resource"]["prefect.resource.id"]) for e in announced] == [
+        ("tenure.promotion.promoted", "tenure.task-type.classify"),
+        ("tenure.promotion.demoted", "tenure.task-type.classify"),
+    ]
+    assert announced[0]["payload"]["evidence"] == promoted["evidence"]
+    assert announced[0]["related"][0]["prefect.resource.id"] == "tenure.model.ollama:qwen2.5:latest"
 
 
 async def test_a_clearly_worse_candidate_is_rejected_and_no_longer_shadowed(
