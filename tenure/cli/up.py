@@ -28,9 +28,17 @@ def _ago(when: datetime | None) -> str:
     if when is None:
         return "-"
     seconds = (datetime.now(UTC) - when).total_seconds()
-    if seconds < 0:
-        return f"in {int(-seconds // 60)} min" if seconds < -90 else f"in {int(-seconds)} s"
-    return f"{int(seconds)} s ago" if seconds < 120 else f"{int(seconds // 60)} min ago"
+    span = abs(seconds)
+    amount = (
+        f"{span:.0f} s" if span < 120 else f"{span // 60:.0f} min" if span < 7200 else f"{span / 3600:.0f} h"
+    )
+    return f"in {amount}" if seconds < 0 else f"{amount} ago"
+
+
+def _when(moment: datetime) -> str:
+    """``13:05 UTC (in 43 min)``; with the weekday when it is not within the day."""
+    within_day = abs((moment - datetime.now(UTC)).total_seconds()) < 86400
+    return f"{moment:{'%H:%M' if within_day else '%a %H:%M'}} UTC ({_ago(moment)})"
 
 
 def _read(api: str, pool: str) -> Status:
@@ -54,11 +62,7 @@ def _render(status: Status, runs: bool) -> None:
         out.print("[red]no worker polls the pool[/red]: runs will wait; `tenure up` starts one")
     table = Table("deployment", "schedule", "next run", title="deployments", title_justify="left")
     for d in status.deployments:
-        nxt = (
-            "paused"
-            if d.paused
-            else (f"{d.next_run:%Y-%m-%d %H:%M} UTC ({_ago(d.next_run)})" if d.next_run else "-")
-        )
+        nxt = "paused" if d.paused else (_when(d.next_run) if d.next_run else "-")
         table.add_row(d.name, ", ".join(d.schedules) or "on demand", nxt)
     out.print(table)
     if not runs:
@@ -113,9 +117,8 @@ def up() -> None:
         time.sleep(0.5)
         status = _read(report.api_url, config.prefect.pool)
     _render(status, runs=False)
-    out.print(
-        f"[bold]UI[/bold] {status.ui_url}   [dim]prefect CLI:[/dim] export PREFECT_API_URL={report.api_url}"
-    )
+    out.print(f"[bold]UI[/bold] {status.ui_url}", highlight=False)
+    out.print(f"[dim]for the prefect CLI:[/dim] export PREFECT_API_URL={report.api_url}", highlight=False)
 
 
 def down() -> None:

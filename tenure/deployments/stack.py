@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tenure.config import Env, PrefectConfig
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 STARTUP_SECONDS = 60.0
+HEARTBEAT_FRESH = timedelta(seconds=45)
+"""A worker heartbeats every 30 s (Prefect's default); one heard from within this long is running."""
 
 
 class StackError(RuntimeError):
@@ -102,7 +105,10 @@ def _wait(what: Managed, ready: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.5)
 
 
-async def _polling(api: str, pool: str, name: str) -> bool:
+async def _polling(api: str, pool: str, name: str, since: datetime) -> bool:
+    """Whether worker ``name`` has sent a heartbeat since ``since``. The API's ONLINE alone is not
+    enough: a worker stopped a moment ago stays ONLINE until the server misses its heartbeats, and a
+    server just started reads the status its database had when it stopped."""
     from prefect.client.orchestration import PrefectClient
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
@@ -111,7 +117,10 @@ async def _polling(api: str, pool: str, name: str) -> bool:
             workers = await client.read_workers_for_work_pool(pool)
         except (ObjectNotFound, PrefectHTTPStatusError):  # no pool yet: the worker is still deploying
             return False
-    return any(w.name == name and w.status and w.status.value == "ONLINE" for w in workers)
+    return any(
+        w.name == name and w.last_heartbeat_time is not None and w.last_heartbeat_time >= since
+        for w in workers
+    )
 
 
 def up(env: Env, prefect: PrefectConfig, say: Callable[[str], None] = lambda _: None) -> UpReport:
@@ -119,6 +128,7 @@ def up(env: Env, prefect: PrefectConfig, say: Callable[[str], None] = lambda _: 
     polls. Idempotent: what runs is left alone and reported."""
     server, worker = Managed("server", env.home), Managed("worker", env.home)
     report = UpReport(api_url=api_url(prefect))
+    alive_since = datetime.now(UTC) - HEARTBEAT_FRESH
     for process in (server, worker):
         if process.stale():
             report.stale.append(process.name)
@@ -132,17 +142,21 @@ def up(env: Env, prefect: PrefectConfig, say: Callable[[str], None] = lambda _: 
     else:
         say(f"starting the Prefect server on {prefect.host}:{prefect.port}…")
         server.start(serve_argv("server"), {**os.environ, **service_environment(env, report.api_url)})
+        alive_since = datetime.now(UTC)  # no heartbeat from before this server counts
         _wait(server, lambda: answers(report.api_url), STARTUP_SECONDS)
         report.started.append("server")
     name = worker_name()
-    if worker.pid() is not None or asyncio.run(_polling(report.api_url, prefect.pool, name)):
+    if worker.pid() is not None or asyncio.run(_polling(report.api_url, prefect.pool, name, alive_since)):
         report.running.append("worker")  # ours, or the service's (`tenure service install`)
         return report
     say(f"deploying and starting worker {name} on pool {prefect.pool}…")
+    launched = datetime.now(UTC)
     worker.start(
         serve_argv("worker", "--name", name), {**os.environ, **service_environment(env, report.api_url)}
     )
-    _wait(worker, lambda: asyncio.run(_polling(report.api_url, prefect.pool, name)), STARTUP_SECONDS)
+    _wait(
+        worker, lambda: asyncio.run(_polling(report.api_url, prefect.pool, name, launched)), STARTUP_SECONDS
+    )
     report.started.append("worker")
     return report
 

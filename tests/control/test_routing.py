@@ -262,6 +262,16 @@ def evidence(n: int, score: float, source: str) -> list[dict]:
 async def test_promote_then_canary_then_demote_end_to_end(
     configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
 ):
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+    )
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
     from prefect.settings import PREFECT_API_URL
 
     from tenure.flows.promotions import promotion_check
@@ -308,6 +318,27 @@ async def test_promote_then_canary_then_demote_end_to_end(
     ]
     assert announced[0]["payload"]["evidence"] == promoted["evidence"]
     assert announced[0]["related"][0]["prefect.resource.id"] == "tenure.model.ollama:qwen2.5:latest"
+    # and the UI shows each check by what it did, its decisions as a markdown artifact with the evidence
+    async with get_client() as client:
+        checks = await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["promotion_check"])),
+            flow_run_filter=FlowRunFilter(
+                start_time=FlowRunFilterStartTime.model_validate({"after_": began})
+            ),
+            sort=FlowRunSort.START_TIME_ASC,
+        )
+        reports = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["promotion-decisions"])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    assert [r.name for r in checks] == [
+        "promotion_check: promoted ollama:qwen2.5:latest for classify",
+        "promotion_check: demoted ollama:qwen2.5:latest for classify",
+        "promotion_check: no change",
+    ]
+    [promoted_report] = [str(a.data) for a in reports if a.flow_run_id == checks[0].id]
+    assert promoted_report.startswith("**promoted ollama:qwen2.5:latest for classify**")
+    assert "| promoted | classify | ollama:qwen2.5:latest | gate |" in promoted_report
 
 
 async def test_a_clearly_worse_candidate_is_rejected_and_no_longer_shadowed(

@@ -354,3 +354,21 @@ def test_the_nightly_run_with_no_vault_configured_does_nothing_and_says_why():
     assert report["warnings"] == [
         "no vault to index: set vault.path in tenure.toml (or run tenure vault index PATH)"
     ]
+
+
+async def test_the_index_run_is_named_for_what_changed_and_leaves_its_report(sample_index: VaultStore):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        [report] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["vault-index"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+        assert report.flow_run_id is not None
+        run = await client.read_flow_run(report.flow_run_id)
+    assert run.name == "vault_embed: 100 new, 0 updated, 0 removed, 0 unchanged"
+    assert str(report.data).startswith(f"**{SAMPLE}**: 100 new, 0 updated, 0 removed")
+    assert "#### Warnings\n\n_none_" in str(report.data)
