@@ -289,3 +289,19 @@ def test_ask_with_a_loopback_provider_dispatches_to_a_specialist(tmp_path: Path)
 
     bad = tenure("ask", "--agent", "bob", "hi", home=home)
     assert bad.returncode == 2 and "no agent named 'bob'" in bad.stderr
+
+
+def test_up_refuses_a_prefect_api_url_that_does_not_answer_and_status_says_how_to_start(tmp_path: Path):
+    home = tmp_path / "home"
+    dead = "http://127.0.0.1:9/api"  # the discard port: nothing answers there
+
+    up = tenure("up", home=home, PREFECT_API_URL=dead)
+    assert up.returncode == 1
+    assert f"PREFECT_API_URL={dead} does not answer; start that server or unset it" in up.stderr
+    assert not (home / "run").exists()  # nothing started, no pid files
+
+    status = tenure("status", home=home, PREFECT_API_URL=dead)
+    assert status.returncode == 1
+    assert f"no Prefect API answers at {dead}; start tenure with `tenure up`" in status.stderr
+    down = tenure("down", home=home)
+    assert (down.returncode, down.stdout.strip()) == (0, "nothing started by `tenure up` is running")
