@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import cast
@@ -48,16 +49,17 @@ async def test_ask_flow_records_a_flow_run_with_the_model_task(prefect_server, m
 
 async def test_deployments_apply_from_the_package_with_module_entrypoints_and_schedules(prefect_server):
     """``apply`` (what ``tenure up`` and ``tenure serve worker`` run) creates the pool and every deployment
-    of the packaged prefect.yaml; a second apply updates in place (same ids, no duplicates)."""
+    of the packaged prefect.yaml; two workers applying at the same moment both succeed, and a later
+    apply updates in place (same ids, no duplicates)."""
     from prefect.settings import PREFECT_API_URL
 
     from tenure.config import PrefectConfig
     from tenure.deployments.deploy import apply
 
     api = str(PREFECT_API_URL.value())
-    first = await apply(api, PrefectConfig(pool="apply-test"))
+    first, racing = await asyncio.gather(*(apply(api, PrefectConfig(pool="apply-test")) for _ in range(2)))
     again = await apply(api, PrefectConfig(pool="apply-test"))
-    assert first == again and len(first) == 8
+    assert first == racing == again and len(first) == 8
     async with get_client() as client:
         pool = await client.read_work_pool("apply-test")
         deployments = {

@@ -8,6 +8,7 @@ created if missing and each deployment created or updated in place (the API upse
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate, WorkPoolCreate
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.flows import load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_schema
 
@@ -80,7 +81,8 @@ async def apply(api_url: str, settings: PrefectConfig, path: Path = SPEC) -> lis
         try:
             await client.read_work_pool(settings.pool)
         except ObjectNotFound:
-            await client.create_work_pool(WorkPoolCreate(name=settings.pool, type="process"))
+            with suppress(ObjectAlreadyExists):  # another worker starting at the same moment created it
+                await client.create_work_pool(WorkPoolCreate(name=settings.pool, type="process"))
         for spec in specs(path):
             flow = load_flow_from_entrypoint(spec.entrypoint, use_placeholder_flow=False)
             flow_id = await client.create_flow_from_name(flow.name)

@@ -68,6 +68,7 @@ def serve_worker(env: Env, prefect: PrefectConfig, name: str, wait: float = 120.
             raise StackError(f"no Prefect API answers at {api} after {wait:.0f} s; start it with `tenure up`")
         time.sleep(1.0)
     asyncio.run(apply(api, prefect))
+    (env.home / "prefect").mkdir(parents=True, exist_ok=True)  # PREFECT_HOME of the worker and its runs
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", prefect.pool, "--type", "process"]
     _exec([*argv, "--limit", str(prefect.worker_limit), "--name", name], env, api)
 
