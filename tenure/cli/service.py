@@ -1,10 +1,12 @@
 """``tenure service``: the Prefect server and worker as login services (launchd on macOS, systemd on
 Linux), so scheduled flows keep running after a reboot, a logout or a crash, not only while ``tenure up``
-runs."""
+runs. ``install --worker-only`` installs the worker alone, for a second machine that joins another
+machine's Prefect API (docs/scale-out.md)."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +18,7 @@ from tenure.cli.common import err, fail, load, out
 
 if TYPE_CHECKING:
     from tenure.deployments.services import Outcome, Platform, Service
+    from tenure.runtime import Runtime
 
 __all__ = ["service_app"]
 
@@ -33,24 +36,78 @@ class Supervisor(StrEnum):
 PLATFORMS: dict[Supervisor, Platform] = {Supervisor.launchd: "launchd", Supervisor.systemd: "systemd"}
 
 
-def _services(platform: Platform | None = None) -> tuple[tuple[Service, Service], Platform]:
-    """The two services for this runtime's home and config (exit 2 on a bad config, 1 on Windows)."""
-    from tenure.config import Env
-    from tenure.deployments.services import UnsupportedPlatform, current_platform, services
+def _runtime(platform: Platform | None = None) -> tuple[Runtime, Platform]:
+    """This runtime and the supervisor to render for (exit 2 on a bad config, 1 on Windows)."""
+    from tenure.deployments.services import UnsupportedPlatform, current_platform
 
     rt = load()
     try:
-        platform = platform or current_platform()
+        return rt, platform or current_platform()
     except UnsupportedPlatform as exc:
         fail(str(exc), 1)
+
+
+def _services(platform: Platform | None = None) -> tuple[tuple[Service, Service], Platform]:
+    """The server and the worker for this runtime's home and config."""
+    from tenure.config import Env
+    from tenure.deployments.services import services
+
+    rt, platform = _runtime(platform)
     return services(rt.config, rt.home, config_file=Env().config, platform=platform), platform
 
 
-def _notes(svcs: tuple[Service, Service], platform: Platform) -> None:
+def _worker_only(platform: Platform | None = None) -> tuple[tuple[Service], Platform]:
+    """The worker alone, pointed at the API it will use, which is said first: PREFECT_API_URL's or, with
+    a hint to set it, this config's; then whether anything answers there now, and whether a server is
+    installed here too (a worker-only install leaves it alone)."""
+    from tenure.config import Env
+    from tenure.deployments.api import answers
+    from tenure.deployments.services import plan, services, worker_only
+
+    rt, platform = _runtime(platform)
+    worker = worker_only(rt.config, rt.home, config_file=Env().config, platform=platform)
+    api = worker.env["PREFECT_API_URL"]
+    if api != rt.config.prefect.api_url:
+        out.print(f"the worker will use the Prefect API at {escape(api)} (PREFECT_API_URL)", highlight=False)
+    else:
+        out.print(
+            f"[yellow]the worker will use the Prefect API at {escape(api)}[/yellow], this machine's "
+            "\\[prefect] host/port: to join another machine's, first "
+            "[bold]export PREFECT_API_URL=http://<first-machine>:4200/api[/bold]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not answers(api):
+        out.print(
+            f"[yellow]nothing answers at {escape(api)} now[/yellow]: the worker waits up to 120 s for it at "
+            f"each start, then exits and {platform} starts it again",
+            highlight=False,
+        )
+    server = plan(services(rt.config, rt.home, platform=platform)[:1], platform)[0]
+    if server.path.exists():
+        out.print(
+            f"[yellow]{server.service.name} is still installed here[/yellow] ({escape(str(server.path))}) "
+            "and runs its own server: to remove it, [bold]tenure service uninstall[/bold], then "
+            "[bold]tenure service install --worker-only[/bold] again",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return (worker,), platform
+
+
+def _notes(svcs: Sequence[Service], platform: Platform) -> None:
     """What a service cannot do for you: keep a laptop awake, or start before login on Linux."""
     out.print(f"logs in {escape(str(svcs[0].log.parent))}", highlight=False, soft_wrap=True)
-    address = svcs[0].env["PREFECT_API_URL"].removesuffix("/api")
-    out.print(f"[dim]a [bold]tenure up[/bold] session uses the same address ({address}): stop it first[/dim]")
+    if len(svcs) == 1:
+        out.print(
+            "[dim]a [bold]tenure up[/bold] session on this machine starts a second worker under the same "
+            "name: stop it first[/dim]"
+        )
+    else:
+        address = svcs[0].env["PREFECT_API_URL"].removesuffix("/api")
+        out.print(
+            f"[dim]a [bold]tenure up[/bold] session uses the same address ({address}): stop it first[/dim]"
+        )
     if platform == "systemd":
         out.print(
             "[dim]user units start at login; to start them at boot without logging in: "
@@ -87,7 +144,7 @@ def _report(outcome: Outcome, headline: str, then: str = "") -> None:
     raise typer.Exit(1)
 
 
-def _dry_run(svcs: tuple[Service, Service], platform: Platform) -> None:
+def _dry_run(svcs: Sequence[Service], platform: Platform) -> None:
     """Each file under its path, then the supervisor commands install would run; nothing is written."""
     from tenure.deployments.services import plan
 
@@ -118,14 +175,25 @@ def service_install(
         Supervisor | None,
         typer.Option(help="Render for this supervisor instead of this machine's (only with --dry-run)."),
     ] = None,
+    worker_only: Annotated[
+        bool,
+        typer.Option(
+            "--worker-only",
+            help="Install only the worker, using the Prefect API in $PREFECT_API_URL (else tenure.toml's), "
+            "for a second machine joining another's Prefect API: see docs/scale-out.md.",
+        ),
+    ] = False,
 ) -> None:
-    """Write the service files and have launchd or systemd start the server and the worker now and at
-    every login, restarting them when they fail. Safe to rerun after changing tenure.toml."""
+    """Write the service files and have launchd or systemd start the server and the worker (with
+    --worker-only, the worker alone) now and at every login, restarting them when they fail. Safe to rerun
+    after changing tenure.toml."""
     from tenure.deployments.services import install
 
     if platform is not None and not dry_run:
         fail("--platform only goes with --dry-run: install uses this machine's supervisor")
-    svcs, chosen = _services(PLATFORMS[platform] if platform else None)
+    chosen_platform = PLATFORMS[platform] if platform else None
+    svcs: Sequence[Service]
+    svcs, chosen = _worker_only(chosen_platform) if worker_only else _services(chosen_platform)
     if dry_run:
         _dry_run(svcs, chosen)
         return
@@ -136,16 +204,17 @@ def service_install(
     for path in outcome.files:
         out.print(f"wrote {escape(str(path))}", highlight=False, soft_wrap=True)
     _report(outcome, f"the files are written, but {chosen} did not start the services")
+    names = " and ".join(s.name for s in svcs)
     out.print(
-        f"[green]{svcs[0].name} and {svcs[1].name} run under {chosen}[/green]: see tenure service status"
+        f"[green]{names} run{'s' if len(svcs) == 1 else ''} under {chosen}[/green]: see tenure service status"
     )
     _notes(svcs, chosen)
 
 
 @service_app.command("uninstall")
 def service_uninstall() -> None:
-    """Stop the server and the worker, keep them from starting at login, and remove their files (the
-    logs stay)."""
+    """Stop the server and the worker (whichever are installed: a --worker-only install has no server),
+    keep them from starting at login, and remove their files (the logs stay)."""
     from tenure.deployments.services import uninstall
 
     svcs, chosen = _services()
@@ -166,8 +235,8 @@ def service_uninstall() -> None:
 
 @service_app.command("status")
 def service_status() -> None:
-    """Each service's file and whether the supervisor runs it; exits 1 unless both are installed and
-    running."""
+    """Each service's file and whether the supervisor runs it; exits 1 unless the worker is installed and
+    every installed service runs (both, or the worker alone after install --worker-only)."""
     from tenure.deployments.services import status
 
     svcs, chosen = _services()
@@ -183,7 +252,15 @@ def service_status() -> None:
             s.service.name, f"{shown}\n[dim]{escape(str(s.path))}[/dim]", running, str(s.service.log)
         )
     out.print(table)
-    if not all(s.installed and s.running for s in states):
+    server, worker = states
+    if worker.installed and not server.installed:
+        out.print(
+            "worker only (tenure service install --worker-only): no server here; the worker's "
+            f"PREFECT_API_URL is in {escape(str(worker.path))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not (worker.installed and all(s.running for s in states if s.installed)):
         if not any(s.installed for s in states):
             out.print("install them with [bold]tenure service install[/bold]")
         raise typer.Exit(1)

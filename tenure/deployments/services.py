@@ -15,11 +15,12 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from tenure.config import Env, TenureConfig
+from tenure.deployments.api import api_url
 from tenure.deployments.launch import serve_argv, service_environment
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "status",
     "systemd_unit",
     "uninstall",
+    "worker_only",
 ]
 
 Platform = Literal["launchd", "systemd"]
@@ -128,6 +130,17 @@ def services(
     server = serve("server", f"tenure: the Prefect server and UI on {prefect.host}:{prefect.port}")
     worker = serve("worker", f"tenure: the Prefect worker running pool {prefect.pool}", ("tenure-server",))
     return server, worker
+
+
+def worker_only(
+    config: TenureConfig, home: Path, *, config_file: Path | None = None, platform: Platform | None = None
+) -> Service:
+    """The worker alone, for a second machine joining another's Prefect API: its API is ``api_url``'s
+    (PREFECT_API_URL, else this config's), and it waits on no local server (docs/scale-out.md)."""
+    worker = services(config, home, config_file=config_file, platform=platform)[1]
+    api = api_url(config.prefect)
+    env = {**worker.env, **service_environment(Env(home=worker.home, config=config_file), api)}
+    return replace(worker, env=env, after=(), description=f"{worker.description} for the API at {api}")
 
 
 # ---- rendering ------------------------------------------------------------------------------------
