@@ -244,6 +244,13 @@ async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
         kit_run = next(r for r in runs if r.name == "agent_turn/kit/tg-42")
         tasks = await client.read_task_runs()
     assert loki_run.name == "agent_turn/loki/tg-42"
+    assert {"agent:loki", "source:live", "model:anthropic:claude-opus-4-6"} <= set(loki_run.tags)
+    async with get_client() as client:
+        [summary] = [a for a in await client.read_artifacts() if a.flow_run_id == loki_run.id]
+    report = str(summary.data)  # the UI's summary: who served it, the tools, the cost; not the answer
+    assert report.startswith("### loki · answered")
+    assert "| served by | anthropic:claude-opus-4-6 |" in report and "| dispatched to | kit |" in report
+    assert "| dispatch | yes |" in report and "Kit says 4200." not in report
     assert kit_run.parent_task_run_id is not None  # a subflow of Loki's turn
     loki_tasks = sorted(t.name for t in tasks if t.flow_run_id == loki_run.id)
     assert sum("request" in name.lower() for name in loki_tasks) == 2, loki_tasks  # model requests as tasks

@@ -152,6 +152,8 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
     configured: Path, anthropic_server: FakeLLMServer, ollama: FakeLLMServer
 ):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     from tenure.flows.shadow_eval import aggregate_confidence, compact_store
 
@@ -174,8 +176,20 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
     ]
     assert ScoreLog(configured / "store").score_totals(after_demotion=False)[0].n == 2
     async with get_client() as client:
-        names = {run.name for run in await client.read_flow_runs()}
-    assert "shadow_eval/classify/ollama:qwen2.5" in names
+        runs = {run.name: run for run in await client.read_flow_runs()}
+        [board] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["scoreboard"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    shadow = runs["shadow_eval/classify/ollama:qwen2.5"]
+    assert {"task_type:classify", "source:live", "model:ollama:qwen2.5:latest"} <= set(shadow.tags)
+    assert board.type == "table" and board.flow_run_id is not None
+    table = board.data if isinstance(board.data, dict) else json.loads(str(board.data))
+    [stream] = [dict(zip(table, cells, strict=True)) for cells in zip(*table.values(), strict=True)]
+    assert (stream["model"], stream["task_type"], stream["judge"], stream["n"]) == (
+        "ollama:qwen2.5:latest", "classify", "label_match", 2
+    )  # fmt: skip
 
 
 async def test_a_backlog_drains_in_batches_not_one_flow_run_per_task(
