@@ -27,6 +27,9 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 else
 LLAMA_CMAKE_ARGS :=
 endif
+# Build only what tenure loads: no multimodal library (LLAVA_BUILD) and no llama.cpp `common` library
+# (cmake/llama-no-common.cmake). 279 s → 111 s on 2 cores (BENCHMARKS.md, bench/setup_time.py).
+LLAMA_CMAKE_ARGS += -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/cmake/llama-no-common.cmake
 
 # torch goes in first, pinned, so nothing later resolves a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
