@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Managed", "command_line"]
+__all__ = ["Managed", "command_line", "descendants"]
 
 
 PROC = Path("/proc/self").exists()
@@ -60,7 +60,9 @@ def _parents() -> list[tuple[int, int]]:
     return pairs
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` now (a Prefect worker starts each flow run in a session of its own, so
+    its process group misses them)."""
     tree: dict[int, list[int]] = {}
     for child, parent in _parents():
         tree.setdefault(parent, []).append(child)
@@ -151,7 +153,7 @@ class Managed:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        targets = [pid, *_descendants(pid)]
+        targets = [pid, *descendants(pid)]
         self._signal(pid, targets, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(_alive(p) for p in targets):
@@ -159,7 +161,7 @@ class Managed:
                 _reap(p)
             time.sleep(0.2)
         if any(_alive(p) for p in targets):
-            self._signal(pid, [*targets, *_descendants(pid)], signal.SIGKILL)
+            self._signal(pid, [*targets, *descendants(pid)], signal.SIGKILL)
             time.sleep(0.2)
         _reap(pid)
         self.pid_file.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from uuid import UUID
 import pytest
 
 from tenure.control.task import Task, parse_task
+from tenure.deployments.processes import descendants
 from tenure.store import ScoreLog
 from tests.fakes.llm_server import FakeLLMServer, tool
 
@@ -69,22 +70,6 @@ worker_limit = 2
         encoding="utf-8",
     )
     return path
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (flow runs start in sessions of their own, so a process group misses
-    them); ``ps`` rather than /proc so it also works on macOS."""
-    listing = subprocess.run(["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in listing.splitlines():
-        child, parent = (int(field) for field in line.split())
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
