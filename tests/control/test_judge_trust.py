@@ -401,7 +401,7 @@ def test_a_person_reviews_judged_pairs_and_the_agreement_is_reported(tmp_path):
     assert (calibration.n, calibration.source) == (len(pairs) + 3, "judge_set+human")
     # the judge set's verdicts are its labels, so every false pass is a person's "fail" on a judged pass
     # (which pairs those are depends on the shuffled order the review showed them in)
-    false_passes = sum(label.judge_passed and label.label == "fail" for label in labels)
+    false_passes = sum(bool(label.judge_passed) and label.label == "fail" for label in labels)
     fails = sum(not p.label for p in pairs) + sum(label.label == "fail" for label in labels)
     assert false_passes >= 1 and calibration.false_pass == pytest.approx(false_passes / fails)
 
