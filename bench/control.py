@@ -48,11 +48,10 @@ from bench.report import (  # noqa: E402
     Row,
     context_line,
     mark,
-    markdown,
     measure,
     p90,
     positive,
-    print_rich,
+    show,
 )
 
 GROUND_TRUTH = "anthropic:claude-opus-4-6"
@@ -485,10 +484,7 @@ def main() -> None:
         context_line(load, LIBRARIES)
         + f" · load avg at end {os.getloadavg()[0]:.2f} · total bench time {elapsed:.0f} s"
     )
-    print_rich(rows, context, "tenure control-plane benchmarks")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "tenure control-plane benchmarks", args.markdown)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:  # `python bench/gate.py` puts bench/, not the rep
 
 LIBRARIES = ("numpy",)
 
-from bench.report import Row, context_line, mark, markdown, positive, print_rich  # noqa: E402
+from bench.report import Row, context_line, mark, positive, show  # noqa: E402
 from tenure.control.gates import (  # noqa: E402
     JudgeError,
     SequentialGate,
@@ -229,10 +229,7 @@ def main() -> None:
         f"min_mean {BAR} · {args.reps:,} replications × up to {args.horizon:,} runs, seed {args.seed} · "
         f"total bench time {time.perf_counter() - started:.0f} s"
     )
-    print_rich(rows, context, "tenure promotion gates: fixed vs sequential")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "tenure promotion gates: fixed vs sequential", args.markdown)
 
 
 if __name__ == "__main__":

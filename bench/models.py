@@ -40,11 +40,10 @@ from bench.report import (  # noqa: E402
     WARMUP_CALLS,
     Row,
     context_line,
-    markdown,
     measure,
     p90,
     positive,
-    print_rich,
+    show,
 )
 
 ANTHROPIC_ID = "anthropic:claude-opus-4-6"
@@ -324,10 +323,7 @@ def main() -> None:
         rows = embedded_rows(run_embedded(home / "models", args.tokens), args.tokens)
         rows += asyncio.run(chain_benchmark(args.calls, Path(tmp)))
     context = context_line(load, LIBRARIES) + f" · total bench time {time.perf_counter() - started:.0f} s"
-    print_rich(rows, context, "tenure model benchmarks")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "tenure model benchmarks", args.markdown)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,14 @@ def markdown(rows: list[Row], context: str) -> str:
     return "\n".join([*lines, "", f"Machine: {context}"])
 
 
+def show(rows: list[Row], context: str, title: str, also_markdown: bool) -> None:
+    """Every bench's output: the rich table, then (``--markdown``) the same rows for BENCHMARKS.md."""
+    print_rich(rows, context, title)
+    if also_markdown:
+        print()
+        print(markdown(rows, context))
+
+
 def positive(text: str) -> int:
     """argparse type: a positive integer."""
     value = int(text)

@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/setup_time.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
-from bench.report import Row, markdown, print_rich  # noqa: E402
+from bench.report import Row, show  # noqa: E402
 
 PACKAGE = "llama-cpp-python"
 VERSION = "0.3.36"  # the Makefile's pin
@@ -467,10 +467,7 @@ def main() -> None:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print_rich(rows, context, f"Set-up time: building {PACKAGE} {VERSION} from source")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, f"Set-up time: building {PACKAGE} {VERSION} from source", args.markdown)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/turn.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
-from bench.report import Row, context_line, markdown, measure, p90, positive, print_rich  # noqa: E402
+from bench.report import Row, context_line, measure, p90, positive, show  # noqa: E402
 
 LIBRARIES = ("pydantic-ai", "prefect", "pyarrow")
 
@@ -134,10 +134,7 @@ def main() -> None:
         + f" · temporary Prefect server start {server_s:.0f} s (not counted)"
         + f" · total bench time {elapsed:.0f} s"
     )
-    print_rich(rows, context, "agent_turn: Prefect flow vs plain call (instant scripted model)")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "agent_turn: Prefect flow vs plain call (instant scripted model)", args.markdown)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/up.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
-from bench.report import Row, context_line, mark, markdown, positive, print_rich  # noqa: E402
+from bench.report import Row, context_line, mark, positive, show  # noqa: E402
 
 LIBRARIES = ("prefect",)
 BIN = Path(sys.executable).parent
@@ -133,10 +133,7 @@ def main() -> None:
         Row("tenure down", _seconds(col["down"]), "", "worker, server and their children stopped"),
     ]  # fmt: skip
     context = context_line(load, LIBRARIES) + f" · total bench time {time.perf_counter() - started:.0f} s"
-    print_rich(rows, context, "tenure up on a fresh home vs a bare Prefect server")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "tenure up on a fresh home vs a bare Prefect server", args.markdown)
 
 
 if __name__ == "__main__":

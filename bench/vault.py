@@ -59,7 +59,7 @@ if str(ROOT) not in sys.path:  # `python bench/vault.py` puts bench/, not the re
 
 LIBRARIES = ("lancedb", "pyarrow", "torch", "sentence-transformers", "prefect")
 
-from bench.report import Row, context_line, mark, markdown, positive, print_rich  # noqa: E402
+from bench.report import Row, context_line, mark, positive, show  # noqa: E402
 from tenure.resources import data_path  # noqa: E402
 
 SAMPLE_VAULT = data_path("vault")
@@ -983,10 +983,7 @@ def main() -> None:
         + (f" · --quick (vault.ann_min_chunks = {QUICK_ANN_MIN:,})" if args.quick else "")
         + f" · load avg at end {os.getloadavg()[0]:.2f} · total bench time {elapsed / 60:.0f} min"
     )
-    print_rich(rows, context, "tenure vault-memory benchmarks")
-    if args.markdown:
-        print()
-        print(markdown(rows, context))
+    show(rows, context, "tenure vault-memory benchmarks", args.markdown)
 
 
 if __name__ == "__main__":
