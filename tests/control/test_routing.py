@@ -153,7 +153,7 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
 ):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 
     from tenure.flows.shadow_eval import aggregate_confidence, compact_store
 
@@ -176,13 +176,13 @@ async def test_flow_runs_have_readable_names_and_aggregation_and_compaction_run_
     ]
     assert ScoreLog(configured / "store").score_totals(after_demotion=False)[0].n == 2
     async with get_client() as client:
-        runs = {run.name: run for run in await client.read_flow_runs()}
+        newest_first = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC)
         [board] = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["scoreboard"])),
             sort=ArtifactSort.CREATED_DESC,
             limit=1,
         )
-    shadow = runs["shadow_eval/classify/ollama:qwen2.5"]
+    shadow = next(run for run in newest_first if run.name == "shadow_eval/classify/ollama:qwen2.5")
     assert {"task_type:classify", "source:live", "model:ollama:qwen2.5:latest"} <= set(shadow.tags)
     assert board.type == "table" and board.flow_run_id is not None
     table = board.data if isinstance(board.data, dict) else json.loads(str(board.data))
