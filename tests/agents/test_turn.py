@@ -216,6 +216,8 @@ async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
     team: Path, anthropic_server: FakeLLMServer
 ):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
 
     from tenure.flows.agent_turn import agent_turn
 
@@ -240,9 +242,13 @@ async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
     assert state.state_details.flow_run_id is not None
     async with get_client() as client:
         loki_run = await client.read_flow_run(state.state_details.flow_run_id)
-        runs = await client.read_flow_runs()
-        kit_run = next(r for r in runs if r.name == "agent_turn/kit/tg-42")
-        tasks = await client.read_task_runs()
+        in_loki_run = FlowRunFilter(id=FlowRunFilterId(any_=[loki_run.id]))
+        tasks = await client.read_task_runs(flow_run_filter=in_loki_run)
+        [kit_run] = [
+            r
+            for r in await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+            if r.parent_task_run_id in {t.id for t in tasks}
+        ]  # a subflow of Loki's turn
     assert loki_run.name == "agent_turn/loki/tg-42"
     assert {"agent:loki", "source:live", "model:anthropic:claude-opus-4-6"} <= set(loki_run.tags)
     async with get_client() as client:
@@ -251,8 +257,8 @@ async def test_flow_turn_dispatches_to_kit_as_a_subflow_and_logs_both_turns(
     assert report.startswith("### loki · answered")
     assert "| served by | anthropic:claude-opus-4-6 |" in report and "| dispatched to | kit |" in report
     assert "| dispatch | yes |" in report and "Kit says 4200." not in report
-    assert kit_run.parent_task_run_id is not None  # a subflow of Loki's turn
-    loki_tasks = sorted(t.name for t in tasks if t.flow_run_id == loki_run.id)
+    assert kit_run.name == "agent_turn/kit/tg-42"
+    loki_tasks = sorted(t.name for t in tasks)
     assert sum("request" in name.lower() for name in loki_tasks) == 2, loki_tasks  # model requests as tasks
 
     log = ScoreLog(team / "store")
