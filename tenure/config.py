@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -25,9 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenure.config_channels import ChannelsConfig
 from tenure.config_problems import ConfigError, describe, dotted
-from tenure.model_ids import parse_model_id
-from tenure.secrets import parse_secret_ref
+from tenure.config_types import ModelChain, ModelIdStr, SecretRefStr, Strict
 
 __all__ = [
     "DEFAULT_TEAM",
@@ -58,19 +56,6 @@ DEFAULT_CHAIN = (
 )
 
 
-def _check_model_id(value: str) -> str:
-    parse_model_id(value)
-    return value
-
-
-def _check_secret_ref(value: str) -> str:
-    parse_secret_ref(value)
-    return value
-
-
-ModelIdStr = Annotated[str, AfterValidator(_check_model_id)]
-SecretRefStr = Annotated[str, AfterValidator(_check_secret_ref)]
-ModelChain = Annotated[list[ModelIdStr], Field(min_length=1)]
 ChainName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 TaskTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 """A task type's name; which names exist is the registry's to say (``tenure.control.task_types``)."""
@@ -97,11 +82,7 @@ class Env(BaseSettings):
         return self.config or self.home / "tenure.toml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProviderConfig(_Strict):
+class ProviderConfig(Strict):
     """How one provider is reached."""
 
     base_url: str | None = None
@@ -114,7 +95,7 @@ class ProviderConfig(_Strict):
     """Default bound on one answer's length (and so its cost); a call or ``models`` entry may override it."""
 
 
-class LocalModelConfig(_Strict):
+class LocalModelConfig(Strict):
     """The embedded llama.cpp model."""
 
     n_ctx: Annotated[int, Field(ge=256, le=32768)] = 2048
@@ -138,21 +119,21 @@ class OllamaConfig(ProviderConfig):
     timeout: Annotated[float, Field(gt=0)] = 120.0
 
 
-class Providers(_Strict):
+class Providers(Strict):
     anthropic: AnthropicConfig = AnthropicConfig()
     openai: OpenAIConfig = OpenAIConfig()
     ollama: OllamaConfig = OllamaConfig()
     local: LocalModelConfig = LocalModelConfig()
 
 
-class ModelOptions(_Strict):
+class ModelOptions(Strict):
     """Per-model overrides."""
 
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     timeout: Annotated[float, Field(gt=0)] | None = None
 
 
-class RetryPolicy(_Strict):
+class RetryPolicy(Strict):
     """Retries on one model before the chain falls back, and the cooldown of a failing model."""
 
     retries: Annotated[int, Field(ge=0, le=10)] = 2
@@ -167,7 +148,7 @@ class RetryPolicy(_Strict):
     cooldown_seconds: Annotated[float, Field(ge=0)] = 60.0
 
 
-class GateConfig(_Strict):
+class GateConfig(Strict):
     """Promotion gate settings (used by the control plane)."""
 
     policy: Literal["sequential", "fixed"] = "sequential"
@@ -178,7 +159,7 @@ class GateConfig(_Strict):
     min_mean: Annotated[float, Field(gt=0, le=1)] = 0.95
 
 
-class TaskTypeConfig(_Strict):
+class TaskTypeConfig(Strict):
     """How one commodity task type is served and shadowed."""
 
     ground_truth: str = "default"
@@ -198,7 +179,7 @@ class TaskTypeConfig(_Strict):
     Shadowing pauses when it is reached and resumes the next day; ``None`` for no cap."""
 
 
-class JudgeConfig(_Strict):
+class JudgeConfig(Strict):
     """Who grades free-text answers, and whose grades may move a model's tenure."""
 
     chain: str = "judge"
@@ -217,7 +198,7 @@ TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
-class AgentLimits(_Strict):
+class AgentLimits(Strict):
     """What one turn may spend; a turn that reaches a limit stops with a message saying which."""
 
     max_requests: Annotated[int, Field(ge=1)] = 12
@@ -229,7 +210,7 @@ class AgentLimits(_Strict):
     """Dollars (from the pricing table) over all of the turn's requests, dispatched turns excluded."""
 
 
-class AgentConfig(_Strict):
+class AgentConfig(Strict):
     """One member of the team: persona files live in its workspace, the rest is here."""
 
     chain: str = "specialist"
@@ -253,7 +234,7 @@ DEFAULT_TEAM: dict[str, AgentConfig] = {
 }
 
 
-class PrefectConfig(_Strict):
+class PrefectConfig(Strict):
     """Where tenure runs its flows: the Prefect server ``tenure up`` starts, and its worker."""
 
     host: str = "127.0.0.1"
@@ -269,7 +250,7 @@ class PrefectConfig(_Strict):
         return f"http://{self.host}:{self.port}/api"
 
 
-class VaultConfig(_Strict):
+class VaultConfig(Strict):
     """The markdown notes vault the agents search, and how it is cut into chunks."""
 
     path: Path | None = None
@@ -299,7 +280,7 @@ class VaultConfig(_Strict):
         return self
 
 
-class TenureConfig(_Strict):
+class TenureConfig(Strict):
     """The whole of ``tenure.toml``."""
 
     providers: Providers = Providers()
@@ -323,6 +304,7 @@ class TenureConfig(_Strict):
     vault: VaultConfig = VaultConfig()
     judge: JudgeConfig = JudgeConfig()
     prefect: PrefectConfig = PrefectConfig()
+    channels: ChannelsConfig = ChannelsConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 
@@ -334,10 +316,9 @@ class TenureConfig(_Strict):
         ]
         problems += [(("agents", name, "chain"), a.chain) for name, a in self.agents.items()]
         problems = [(loc, chain) for loc, chain in problems if chain not in self.chains]
-        if self.main_agent not in self.agents:
-            raise ValueError(
-                f"main_agent: no agent named '{self.main_agent}'; expected one of {', '.join(self.agents)}"
-            )
+        for key, agent in (("main_agent", self.main_agent), *self._channel_agents()):
+            if agent not in self.agents:
+                raise ValueError(f"{key}: no agent named '{agent}'; expected one of {', '.join(self.agents)}")
         if problems:
             known = ", ".join(sorted(self.chains))
             raise ValueError(
@@ -347,6 +328,10 @@ class TenureConfig(_Strict):
                 )
             )
         return self
+
+    def _channel_agents(self) -> list[tuple[str, str]]:
+        telegram = self.channels.telegram
+        return [("channels.telegram.agent", telegram.agent)] if telegram else []
 
     @field_validator("chains", "task_types", "agents", mode="before")
     @classmethod

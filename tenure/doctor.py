@@ -17,6 +17,7 @@ from typing import Literal
 import httpx
 
 from tenure.config import TenureConfig
+from tenure.config_channels import TelegramConfig
 from tenure.control import task_types
 from tenure.model_ids import parse_model_id
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
@@ -93,6 +94,7 @@ def check_ollama(config: TenureConfig) -> Check:
 
 def _uses_op(config: TenureConfig) -> bool:
     refs = [getattr(config.providers, p).api_key for p in ("anthropic", "openai", "ollama")]
+    refs += [config.channels.telegram.token] if config.channels.telegram else []
     return any(r and parse_secret_ref(r).scheme == "op" for r in refs)
 
 
@@ -237,6 +239,43 @@ def check_judges(config: TenureConfig, home: Path) -> Check:
     )
 
 
+def check_telegram(config: TenureConfig) -> list[Check]:
+    """The bot's token (Telegram's ``getMe`` accepts it) and its allowlist; nothing when not configured."""
+    telegram = config.channels.telegram
+    if telegram is None:
+        return []
+    return [_telegram_token(telegram.token, telegram.base_url), _telegram_chats(telegram)]
+
+
+def _telegram_token(ref: str, base_url: str) -> Check:
+    try:
+        token = resolve(ref).get_secret_value()
+    except SecretError as exc:
+        return Check("telegram token", "fail", str(exc), "store the bot's token where the reference points")
+    try:  # the URL holds the token: errors are named by type only
+        reply = httpx.get(f"{base_url}{token}/getMe", timeout=10)
+        bot = reply.json().get("result") or {}
+    except (httpx.HTTPError, ValueError) as exc:
+        why = f"Bot API not reachable at {base_url} ({type(exc).__name__})"
+        return Check("telegram token", "warn", why, "check the network or channels.telegram.base_url")
+    if reply.status_code == 200 and bot:
+        return Check("telegram token", "ok", f"the bot is @{bot.get('username')}")
+    why = f"Telegram refused the token ({reply.status_code})"
+    return Check("telegram token", "fail", why, "copy the token again from BotFather (/mybots → API Token)")
+
+
+def _telegram_chats(telegram: TelegramConfig) -> Check:
+    allowed, owner = telegram.allowed_chats, telegram.owner_chat
+    if not allowed:
+        fix = "message the bot, then: tenure telegram strangers; tenure telegram allow CHAT_ID"
+        return Check("telegram chats", "warn", "no chat is allowed: each message gets the how-to reply", fix)
+    if owner is not None and owner not in allowed:
+        why = f"owner_chat {owner} is not an allowed chat"
+        return Check("telegram chats", "warn", why, f"tenure telegram allow {owner}")
+    told = owner if owner is not None else "none (no promotion news)"
+    return Check("telegram chats", "ok", f"{len(allowed)} allowed; owner: {told}")
+
+
 def run_checks(
     config: TenureConfig, home: Path, config_detail: str
 ) -> list[tuple[str, Callable[[], list[Check]]]]:
@@ -252,4 +291,5 @@ def run_checks(
         ("workspaces", lambda: [check_workspaces(config, home)]),
         ("vault index", lambda: [check_vault(config, home)]),
         ("judge calibration", lambda: [check_judges(config, home)]),
+        ("telegram", lambda: check_telegram(config)),
     ]

@@ -19,6 +19,8 @@ PACKAGE = ROOT / "tenure"
 LAYERS = {
     "tenure.config": 0,
     "tenure.config_problems": 0,
+    "tenure.config_types": 0,
+    "tenure.config_channels": 0,
     "tenure.secrets": 0,
     "tenure.model_ids": 0,
     "tenure.resources": 0,
@@ -27,16 +29,16 @@ LAYERS = {
     "tenure.control": 2,
     "tenure.memory": 2,
     "tenure.agents": 2,
-    "tenure.channels": 2,
     "tenure.doctor": 2,
     "tenure.runtime": 3,
     "tenure.tasks": 3,
     "tenure.flows": 4,
     "tenure.deployments": 4,
+    "tenure.channels": 4,
     "tenure.cli": 5,
 }
-"""cli → flows → tasks/runtime → agents/control/memory → models/store → config/secrets: imports go down
-(or sideways within a layer), never up."""
+"""cli → flows/deployments/channels → tasks/runtime → agents/control/memory → models/store →
+config/secrets: imports go down (or sideways within a layer), never up."""
 DOMAIN = ("tenure.control", "tenure.memory", "tenure.agents")
 
 

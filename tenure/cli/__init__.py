@@ -2,7 +2,7 @@
 done by the flows and the domain packages.
 
 One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
-``demo``), the shared rendering in ``render``; this module assembles the app.
+``demo``, ``service``, ``telegram``), the shared rendering in ``render``; this module assembles the app.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
 from tenure.cli.judge import judge_app, review
 from tenure.cli.service import service_app
+from tenure.cli.telegram import telegram_app
 from tenure.cli.up import down, serve_app, status, up
 from tenure.cli.vault import vault_app
 
@@ -61,3 +62,4 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(judge_app, name="judge")
 app.add_typer(serve_app, name="serve")
 app.add_typer(service_app, name="service")
+app.add_typer(telegram_app, name="telegram")

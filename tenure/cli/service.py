@@ -47,7 +47,7 @@ def _runtime(platform: Platform | None = None) -> tuple[Runtime, Platform]:
         fail(str(exc), 1)
 
 
-def _services(platform: Platform | None = None) -> tuple[tuple[Service, Service], Platform]:
+def _services(platform: Platform | None = None) -> tuple[tuple[Service, ...], Platform]:
     """The server and the worker for this runtime's home and config."""
     from tenure.config import Env
     from tenure.deployments.services import services

@@ -9,7 +9,6 @@ into a temporary folder with a recording runner and never touch the real supervi
 from __future__ import annotations
 
 import os
-import plistlib
 import re
 import shlex
 import subprocess
@@ -17,11 +16,19 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 from tenure.config import Env, TenureConfig
 from tenure.deployments.api import api_url
 from tenure.deployments.launch import serve_argv, service_environment
+from tenure.deployments.service_files import (
+    Platform,
+    Service,
+    ServiceFile,
+    default_dir,
+    launchd_plist,
+    plan,
+    systemd_unit,
+)
 
 __all__ = [
     "Outcome",
@@ -45,43 +52,9 @@ __all__ = [
     "worker_only",
 ]
 
-Platform = Literal["launchd", "systemd"]
-
 
 class UnsupportedPlatform(RuntimeError):
     """Neither launchd nor systemd: services are for macOS and Linux; elsewhere ``tenure up`` runs them."""
-
-
-@dataclass(frozen=True)
-class Service:
-    """One long-running tenure process, described once and rendered for either supervisor."""
-
-    name: str
-    """``tenure-server``: the systemd unit's stem and the log files' stem."""
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    home: Path
-    """TENURE_HOME, absolute: the working directory and the parent of ``logs/``."""
-    description: str
-    after: tuple[str, ...] = ()
-    """Services (by name) this one needs started first; systemd honours it, launchd has no ordering."""
-
-    @property
-    def label(self) -> str:
-        """The launchd label: ``tenure-server`` → ``dev.tenure.server``."""
-        return "dev.tenure." + self.name.removeprefix("tenure-")
-
-    @property
-    def unit(self) -> str:
-        return f"{self.name}.service"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "logs" / f"{self.name}.log"
-
-    @property
-    def err_log(self) -> Path:
-        return self.home / "logs" / f"{self.name}.err.log"
 
 
 def current_platform() -> Platform:
@@ -110,8 +83,9 @@ def services(
     config_file: Path | None = None,
     python: str | None = None,
     platform: Platform | None = None,
-) -> tuple[Service, Service]:
-    """The server and the worker, with the environment they need to find this home, config and API.
+) -> tuple[Service, ...]:
+    """The server and the worker (and the Telegram bot when ``[channels.telegram]`` is configured),
+    with the environment they need to find this home, config and API.
 
     ``python`` defaults to the running interpreter (the venv's, not resolved through its symlink, so the
     venv's packages load); ``config_file`` is TENURE_CONFIG when it is set."""
@@ -129,7 +103,12 @@ def services(
 
     server = serve("server", f"tenure: the Prefect server and UI on {prefect.host}:{prefect.port}")
     worker = serve("worker", f"tenure: the Prefect worker running pool {prefect.pool}", ("tenure-server",))
-    return server, worker
+    if config.channels.telegram is None:
+        return server, worker
+    argv = (str(exe), "-m", "tenure.cli", "telegram", "run")
+    about = "tenure: the Telegram bot, each message a run for the worker"
+    bot = Service("tenure-telegram", argv, env, home, about, ("tenure-worker",))
+    return server, worker, bot
 
 
 def worker_only(
@@ -141,95 +120,6 @@ def worker_only(
     api = api_url(config.prefect)
     env = {**worker.env, **service_environment(Env(home=worker.home, config=config_file), api)}
     return replace(worker, env=env, after=(), description=f"{worker.description} for the API at {api}")
-
-
-# ---- rendering ------------------------------------------------------------------------------------
-
-
-def launchd_plist(service: Service) -> bytes:
-    """A LaunchAgent: started at login and kept alive (launchd restarts it whenever it exits)."""
-    return plistlib.dumps(
-        {
-            "Label": service.label,
-            "ProgramArguments": list(service.argv),
-            "EnvironmentVariables": dict(service.env),
-            "WorkingDirectory": str(service.home),
-            "RunAtLoad": True,
-            "KeepAlive": True,
-            "StandardOutPath": str(service.log),
-            "StandardErrorPath": str(service.err_log),
-        },
-        sort_keys=False,
-    )
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NEEDS_QUOTES = re.compile(r"""[\s"'\\;]""")
-
-
-def _plain(value: str) -> str:
-    """A value systemd takes to the end of the line (paths, descriptions): only ``%`` is special."""
-    if _CONTROL.search(value):
-        raise ValueError(f"a control character cannot go into a unit file: {value!r}")
-    return value.replace("%", "%%")
-
-
-def _quoted(value: str) -> str:
-    """A double-quoted systemd word: backslash and quote escaped, ``%`` doubled (a specifier otherwise)."""
-    return '"' + _plain(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _exec_word(arg: str) -> str:
-    """One ExecStart argument: ``$`` doubled (variable expansion otherwise), quoted only when needed."""
-    arg = arg.replace("$", "$$")
-    return _quoted(arg) if not arg or _NEEDS_QUOTES.search(arg) else _plain(arg)
-
-
-def systemd_unit(service: Service) -> str:
-    """A user unit: restarted 5 s after a failure, logs appended under TENURE_HOME/logs."""
-    unit = ["[Unit]", f"Description={_plain(service.description)}"]
-    if service.after:
-        needs = " ".join(f"{name}.service" for name in service.after)
-        unit += [f"After={needs}", f"Wants={needs}"]
-    unit += [
-        "",
-        "[Service]",
-        "Type=simple",
-        "ExecStart=" + " ".join(_exec_word(a) for a in service.argv),
-        *(f"Environment={_quoted(f'{k}={v}')}" for k, v in service.env.items()),
-        f"WorkingDirectory={_plain(str(service.home))}",
-        "Restart=on-failure",
-        "RestartSec=5",
-        f"StandardOutput=append:{_plain(str(service.log))}",
-        f"StandardError=append:{_plain(str(service.err_log))}",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
-        "",
-    ]
-    return "\n".join(unit)
-
-
-@dataclass(frozen=True)
-class ServiceFile:
-    service: Service
-    path: Path
-    content: bytes
-
-
-def default_dir(platform: Platform) -> Path:
-    """Where the supervisor looks for a user's services."""
-    if platform == "launchd":
-        return Path.home() / "Library" / "LaunchAgents"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd" / "user"
-
-
-def plan(svcs: Sequence[Service], platform: Platform, directory: Path | None = None) -> list[ServiceFile]:
-    """The files ``install`` would write, with their content; nothing is written."""
-    folder = directory or default_dir(platform)
-    if platform == "launchd":
-        return [ServiceFile(s, folder / f"{s.label}.plist", launchd_plist(s)) for s in svcs]
-    return [ServiceFile(s, folder / s.unit, systemd_unit(s).encode()) for s in svcs]
 
 
 # ---- talking to the supervisor --------------------------------------------------------------------

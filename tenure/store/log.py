@@ -289,6 +289,11 @@ class ScoreLog:
 
     # -- the named queries ----------------------------------------------------------------------
 
+    def run(self, run_id: str) -> RunRow | None:
+        """One run by id: how a channel in another process reads the turn a worker ran."""
+        found = self._runs("SELECT * FROM runs WHERE run_id = ? LIMIT 1", [run_id])
+        return found[0] if found else None
+
     def events(self) -> list[EventRow]:
         """Every promotion event, oldest first, read straight from its segments: no DuckDB connection,
         so it is cheap enough for the caller's path (``route_task`` replays them)."""
