@@ -52,8 +52,6 @@ def run(
 ) -> None:
     """Long-poll Telegram until Ctrl-C (or SIGTERM). Each allowed message becomes one run of the
     [bold]agent_turn[/bold] deployment on the worker ([bold]tenure up[/bold] first), and one reply."""
-    from tenure.channels.telegram.bot import Gateway
-    from tenure.channels.telegram.turns import DeploymentTurns, InlineTurns, TurnRunner
     from tenure.deployments.api import answers, api_url, ui_url
     from tenure.secrets import SecretError, install_redaction, resolve
 
@@ -69,7 +67,10 @@ def run(
     if not inline and not served:
         fail(f"no Prefect API answers at {api}: start it with `tenure up`, or run with --inline", 1)
     if served:
-        os.environ["PREFECT_API_URL"] = api
+        os.environ["PREFECT_API_URL"] = api  # before Prefect loads: it reads its settings once
+    from tenure.channels.telegram.bot import Gateway
+    from tenure.channels.telegram.turns import DeploymentTurns, InlineTurns, TurnRunner
+
     if not telegram.allowed_chats:
         err.print("[yellow]no chat is allowed yet[/yellow]: message the bot, then run "
                   "`tenure telegram strangers` and `tenure telegram allow CHAT_ID`")  # fmt: skip
@@ -94,7 +95,7 @@ async def _serve(gateway: Gateway, news: bool) -> None:
     await gateway.serve(stop, news=news)
 
 
-@telegram_app.command("allow")
+@telegram_app.command("allow", context_settings={"ignore_unknown_options": True})  # group ids are < 0
 def allow(
     chat_id: Annotated[int, typer.Argument(help="The chat id (tenure telegram strangers lists who wrote).")],
     owner: Annotated[

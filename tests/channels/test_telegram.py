@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -27,9 +27,9 @@ UI = "http://127.0.0.1:4200"
 
 
 @pytest.fixture
-def api() -> AsyncIterator[FakeBotAPI]:
+def api() -> Iterator[FakeBotAPI]:
     with FakeBotAPI() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def write_config(path: Path, anthropic: FakeLLMServer, api: FakeBotAPI, extra: str = "") -> None:
@@ -259,3 +259,15 @@ async def test_a_promotion_event_is_told_to_the_owner_once(home: Path, api: Fake
     assert news.chat_id == OWNER and len(api.sent) == 1
     assert news.plain_text.startswith("ollama:qwen2.5:latest promoted for classify by gate")
     assert "n=230, mean=0.97, bound=0.953" in news.plain_text
+
+
+async def test_network_errors_on_send_are_retried_until_delivered(
+    home: Path, api: FakeBotAPI, anthropic_server: FakeLLMServer
+):
+    anthropic_server.push(ok("Got through."))
+    api.fail_next("sendMessage", 502, "Bad Gateway", times=2)
+    async with running(gateway(home, api), api):
+        api.push_message(OWNER, "Hello")
+        [reply] = await sent(api, 1)
+    assert [f.error_code for f in api.failed if f.method == "sendMessage"] == [502, 502]
+    assert reply.plain_text == "Got through." and len(api.sent) == 1

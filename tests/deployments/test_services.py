@@ -85,7 +85,8 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pair(home: Path) -> tuple[Service, Service]:
-    return services(TenureConfig(), home, platform="systemd")
+    server, worker = services(TenureConfig(), home, platform="systemd")
+    return server, worker
 
 
 def test_launchd_plists_round_trip_with_label_argv_env_and_logs(home: Path):

@@ -9,43 +9,19 @@ the server serves, Debian's chromium (`.ci/run` installs it). The screenshot of 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tenure.deployments.processes import command_line
+from tests.e2e.stack import BIN, ours, run_ok
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _ours(home: Path) -> list[str]:
-    """Every live process started with this tenure home in its environment, as ``pid command``."""
-    marker = f"TENURE_HOME={home}".encode()
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(proc.name) != os.getpid() and marker in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(f"{proc.name} {command_line(int(proc.name))}")
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def _chromium() -> str:
@@ -79,33 +55,10 @@ def _rendered(url: str, text: str, profile: Path) -> str:
     return dom
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A fresh tenure home on a free port, as the environment of every command; `tenure down` after
-    the test whatever happened, then nothing of ours may be left running."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = home / "tenure.toml"
-    config.write_text(f"[prefect]\nport = {_free_port()}\n")
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PREFECT_API_URL"}
-    env.update(TENURE_HOME=str(home), TENURE_CONFIG=str(config), COLUMNS="200", HF_HUB_OFFLINE="1")
-    try:
-        yield env
-    finally:
-        subprocess.run([str(BIN / "tenure"), "down"], env=env, capture_output=True, timeout=120)
-    assert _ours(home) == []
-
-
-def _run(env: dict[str, str], *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    assert run.returncode == 0, f"{' '.join(argv)}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    return run
-
-
 def test_up_runs_a_turn_on_the_worker_and_the_ui_lists_it(home: dict[str, str]):
     tenure, prefect = str(BIN / "tenure"), str(BIN / "prefect")
     began = time.monotonic()
-    first = _run(home, tenure, "up")
+    first = run_ok(home, tenure, "up")
     print(f"tenure up on a fresh home: {time.monotonic() - began:.1f} s")  # the figure BENCHMARKS.md cites
     assert "started server and worker" in first.stdout
     for deployment in ("agent_turn/agent_turn", "aggregate_confidence/aggregate_confidence"):
@@ -113,17 +66,17 @@ def test_up_runs_a_turn_on_the_worker_and_the_ui_lists_it(home: dict[str, str]):
     api = first.stdout.split("export PREFECT_API_URL=")[1].split()[0]
     ui = api.removesuffix("/api")
 
-    again = _run(home, tenure, "up")
+    again = run_ok(home, tenure, "up")
     assert "already running (server, worker): nothing changed" in again.stdout
 
     with_api = {**home, "PREFECT_API_URL": api}
-    turn = _run(
+    turn = run_ok(
         with_api, prefect, "deployment", "run", "agent_turn/agent_turn", "-p", "message=hello", "--watch"
     )
     assert "Completed" in turn.stdout
-    _run(with_api, prefect, "deployment", "run", "aggregate_confidence/aggregate_confidence", "--watch")
+    run_ok(with_api, prefect, "deployment", "run", "aggregate_confidence/aggregate_confidence", "--watch")
 
-    status = json.loads(_run(home, tenure, "status", "--json").stdout)
+    status = json.loads(run_ok(home, tenure, "status", "--json").stdout)
     turns = [r for r in status["recent"] if r["flow"] == "agent_turn"]
     assert [r["state"] for r in turns] == ["Completed"]
     assert {"agent:loki", "source:live"} <= set(turns[0]["tags"])
@@ -140,6 +93,6 @@ def test_up_runs_a_turn_on_the_worker_and_the_ui_lists_it(home: dict[str, str]):
     _browse(f"{ui}/runs", f"--screenshot={screenshot}", profile=profile)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    stopped = _run(home, tenure, "down")
+    stopped = run_ok(home, tenure, "down")
     assert "stopped worker and server" in stopped.stdout
-    assert _ours(Path(home["TENURE_HOME"])) == []
+    assert ours(Path(home["TENURE_HOME"])) == []

@@ -87,18 +87,26 @@ class DeploymentTurns:
 
     async def run(self, entry: Entry, submitted: Callable[[str], None]) -> Reply:
         from prefect.deployments import arun_deployment
-        from prefect.exceptions import FlowRunWaitTimeout
+        from prefect.exceptions import FlowRunWaitTimeout, ObjectNotFound
         from prefect.flow_runs import wait_for_flow_run
 
         if entry.flow_run_id is None:
-            created = await arun_deployment(
-                DEPLOYMENT,
-                parameters={"agent": entry.agent, "message": entry.text, "thread": entry.thread},
-                idempotency_key=idempotency_key(entry),
-                tags=["channel:telegram"],
-                timeout=0,
-                as_subflow=False,
-            )
+            try:
+                created = await arun_deployment(
+                    DEPLOYMENT,
+                    parameters={"agent": entry.agent, "message": entry.text, "thread": entry.thread},
+                    idempotency_key=idempotency_key(entry),
+                    tags=["channel:telegram"],
+                    timeout=0,
+                    as_subflow=False,
+                )
+            except ObjectNotFound:
+                missing = (
+                    f"the {DEPLOYMENT} deployment is not on the Prefect server ({self.ui}): run tenure up"
+                )
+                return Reply(
+                    f"Sorry, I cannot answer now: {missing}.", failure=f"Telegram turns fail: {missing}"
+                )
             run_id = created.id
             submitted(str(run_id))
         else:
