@@ -64,6 +64,7 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/telegram.py
 
 clean:
 	rm -rf $(VENV)
