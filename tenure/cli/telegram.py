@@ -75,9 +75,7 @@ def run(
         err.print("[yellow]no chat is allowed yet[/yellow]: message the bot, then run "
                   "`tenure telegram strangers` and `tenure telegram allow CHAT_ID`")  # fmt: skip
     turns: TurnRunner = (
-        InlineTurns(rt.home, ui_url(api))
-        if inline
-        else DeploymentTurns(rt.home, ui_url(api), telegram.turn_timeout)
+        InlineTurns(ui_url(api)) if inline else DeploymentTurns(rt.home, ui_url(api), telegram.turn_timeout)
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler"):  # httpx would log URLs with the token

@@ -65,7 +65,7 @@ def home(monkeypatch, tmp_path: Path, keys, prefect_server, anthropic_server: Fa
 def gateway(home: Path, api: FakeBotAPI) -> Gateway:
     config = load_config()
     assert config.channels.telegram is not None
-    return Gateway(config.channels.telegram, config, home, api.token, InlineTurns(home, UI), f"{UI}/api")
+    return Gateway(config.channels.telegram, config, home, api.token, InlineTurns(UI), f"{UI}/api")
 
 
 @asynccontextmanager

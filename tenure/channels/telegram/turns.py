@@ -8,6 +8,7 @@ flow in this process (no worker: tests and a minimal setup).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,19 +63,25 @@ def failed(run: FlowRun, ui: str, chat_id: int) -> Reply:
     )
 
 
-def answer_of(log: ScoreLog, run: FlowRun, ui: str, chat_id: int) -> Reply:
-    """The reply for a finished run: its recorded answer, or what stopped the turn."""
+def answer(text: str | None, stopped: str | None) -> Reply:
+    """The reply for a turn that ran: its answer, or why it stopped before giving one."""
+    if stopped and not text:
+        return Reply(f"I stopped before answering: {stopped}")
+    return Reply(text if text is not None else "(no answer)")
+
+
+async def recorded_answer(log: ScoreLog, run: FlowRun, ui: str, chat_id: int) -> Reply:
+    """The reply for a run the worker finished: the answer its ``runs`` row holds (read off the event
+    loop: DuckDB scans the log's segments)."""
     if run.state is None or not run.state.is_completed():
         return failed(run, ui, chat_id)
-    row = log.run(str(run.id))
+    row = await asyncio.to_thread(log.run, str(run.id))
     if row is None:
         return Reply(
             f"The turn finished but left no answer in the score log. The run: {run_link(ui, run.id)}",
             failure=f"Turn {run.id} for chat {chat_id} completed without a runs row",
         )
-    if row.error and not row.output:
-        return Reply(f"I stopped before answering: {row.error}")
-    return Reply(str(row.output) if row.output is not None else "(no answer)")
+    return answer(None if row.output is None else str(row.output), row.error)
 
 
 class DeploymentTurns:
@@ -116,14 +123,13 @@ class DeploymentTurns:
         except FlowRunWaitTimeout:
             minutes = self.timeout / 60
             return Reply(f"Still working on it after {minutes:.0f} min; the run: {run_link(self.ui, run_id)}")
-        return answer_of(self.log, finished, self.ui, entry.chat_id)
+        return await recorded_answer(self.log, finished, self.ui, entry.chat_id)
 
 
 class InlineTurns:
-    """Turns as ``agent_turn`` flow runs in this process."""
+    """Turns as ``agent_turn`` flow runs in this process: the answer is the flow's own result."""
 
-    def __init__(self, home: Path, ui: str):
-        self.log = ScoreLog.for_home(home)
+    def __init__(self, ui: str):
         self.ui = ui
 
     async def run(self, entry: Entry, submitted: Callable[[str], None]) -> Reply:
@@ -138,6 +144,8 @@ class InlineTurns:
         if run_id is None:
             return Reply("Sorry, that did not work: the turn never started.", failure="no flow run")
         submitted(str(run_id))
+        if state.is_completed():
+            result = await state.aresult()
+            return answer(result.answer, result.message if result.outcome != "answered" else None)
         async with get_client() as client:
-            run = await client.read_flow_run(run_id)
-        return answer_of(self.log, run, self.ui, entry.chat_id)
+            return failed(await client.read_flow_run(run_id), self.ui, entry.chat_id)
