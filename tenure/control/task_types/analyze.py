@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 
 __all__ = ["TASK_TYPE", "AnalyzeInput"]
 
@@ -18,7 +18,7 @@ TASK_TYPE = TaskType[AnalyzeInput](
     name="analyze",
     input_model=AnalyzeInput,
     instructions="Answer the question from the text: conclusion first, then the key evidence, briefly.",
-    render=lambda d: f"Question: {d.question}\nText: {d.text}",
+    render=lambda d: f"Question: {d.question}\n{block('text', d.text)}",
     examples=(
         (
             {

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 from tenure.control.verdict import Verdict
 
 __all__ = ["TASK_TYPE", "ClassifyInput", "ClassifyOutput", "label_match"]
@@ -44,7 +44,7 @@ TASK_TYPE = TaskType[ClassifyInput](
     name="classify",
     input_model=ClassifyInput,
     instructions="Classify the text. Answer with exactly one of the allowed labels and nothing else.",
-    render=lambda d: f"Labels: {', '.join(d.labels)}\nText: {d.text}",
+    render=lambda d: f"Labels: {', '.join(d.labels)}\n{block('text', d.text)}",
     examples=(
         (
             {

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 from tenure.control.verdict import Verdict
 
 __all__ = ["CODE_TEST_TIMEOUT_S", "TASK_TYPE", "CodeInput", "code_tests"]
@@ -69,7 +69,7 @@ TASK_TYPE = TaskType[CodeInput](
     name="code_transform",
     input_model=CodeInput,
     instructions="Apply the instruction to the code. Output only the complete transformed code, no prose.",
-    render=lambda d: f"Instruction: {d.instruction}\nCode ({d.language}):\n{d.code}",
+    render=lambda d: f"Instruction: {d.instruction}\nCode ({d.language}):\n{block('code', d.code)}",
     examples=(
         (
             {

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 from tenure.control.verdict import Verdict
 
 __all__ = ["TASK_TYPE", "ExtractInput", "ExtractOutput", "field_f1"]
@@ -59,7 +59,7 @@ TASK_TYPE = TaskType[ExtractInput](
         "Extract the requested fields from the text. Answer with one JSON object with exactly those keys; "
         "use null for a field the text does not contain. Dates as YYYY-MM-DD, times as HH:MM."
     ),
-    render=lambda d: f"Fields: {', '.join(d.fields)}\nText: {d.text}",
+    render=lambda d: f"Fields: {', '.join(d.fields)}\n{block('text', d.text)}",
     examples=(
         (
             {"text": "Dentist with Dr. Okafor on 12 May 2026 at 3pm.", "fields": ["who", "date", "time"]},

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 from tenure.control.verdict import Verdict
 
 __all__ = ["TASK_TYPE", "FormatInput", "format_structure"]
@@ -77,7 +77,7 @@ TASK_TYPE = TaskType[FormatInput](
     name="format",
     input_model=FormatInput,
     instructions="Rewrite the text in the target format, following the instruction exactly. Output only it.",
-    render=lambda d: f"Target: {d.target}\nInstruction: {d.instruction}\nText: {d.text}",
+    render=lambda d: f"Target: {d.target}\nInstruction: {d.instruction}\n{block('text', d.text)}",
     examples=(
         (
             {"text": "milk 2, eggs 12", "target": "json", "instruction": "A list of {item, qty}."},

@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 
 __all__ = ["TASK_TYPE", "Passage", "RagInput"]
 
@@ -38,7 +38,7 @@ TASK_TYPE = TaskType[RagInput](
         "Answer the question using only the passages, citing the ids you rely on like [p1]. "
         "If the passages do not contain the answer, say so."
     ),
-    render=lambda d: f"Question: {d.question}\nPassages:\n{_passages(d)}",
+    render=lambda d: f"Question: {d.question}\n{block('passages', _passages(d))}",
     examples=(
         (
             {

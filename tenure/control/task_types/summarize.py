@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tenure.control.task_types.base import TaskInput, TaskType
+from tenure.control.task_types.base import TaskInput, TaskType, block
 
 __all__ = ["TASK_TYPE", "SummarizeInput"]
 
@@ -23,7 +23,7 @@ TASK_TYPE = TaskType[SummarizeInput](
     name="summarize",
     input_model=SummarizeInput,
     instructions="Summarise the text for a busy person: decisions, numbers, dates, owners. Plain prose.",
-    render=lambda d: f"Summarise in at most {d.max_words} words.\nText: {d.text}",
+    render=lambda d: f"Summarise in at most {d.max_words} words.\n{block('text', d.text)}",
     examples=(
         (
             {
