@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -276,10 +276,14 @@ def _telegram_chats(telegram: TelegramConfig) -> Check:
     return Check("telegram chats", "ok", f"{len(allowed)} allowed; owner: {told}")
 
 
+Deferred = tuple[str, Callable[[], list[Check]]]
+
+
 def run_checks(
-    config: TenureConfig, home: Path, config_detail: str
-) -> list[tuple[str, Callable[[], list[Check]]]]:
-    """The checks in display order, each deferred so the CLI can show progress while they run."""
+    config: TenureConfig, home: Path, config_detail: str, extra: Sequence[Deferred] = ()
+) -> list[Deferred]:
+    """The checks in display order, each deferred so the CLI can show progress while they run; ``extra``
+    are checks of higher layers (the inbox's login), run last."""
     return [
         ("config", lambda: [Check("config", "ok", config_detail)]),
         ("keys", lambda: check_keys(config)),
@@ -292,4 +296,5 @@ def run_checks(
         ("vault index", lambda: [check_vault(config, home)]),
         ("judge calibration", lambda: [check_judges(config, home)]),
         ("telegram", lambda: check_telegram(config)),
+        *extra,
     ]

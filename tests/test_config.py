@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -109,11 +110,15 @@ def test_user_chains_add_to_the_shipped_ones(tmp_path: Path):
     assert config.providers.anthropic.api_key == "env:ANTHROPIC_API_KEY"  # default kept beside the override
 
 
-def test_readme_example_config_is_valid(tmp_path: Path):
+def test_every_readme_config_example_is_valid(tmp_path: Path):
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    examples = [block.split("```", 1)[0] for block in readme.split("```toml\n")[1:]]
+    assert len(examples) >= 3  # Telegram, email triage, the whole configuration
     path = tmp_path / "tenure.toml"
-    path.write_text(example)
+    for example in examples:
+        path.write_text(textwrap.dedent(example))
+        load_config(path)
+    path.write_text(readme.split("## Configuration", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0])
     config = load_config(path)
     assert config.providers.anthropic.api_key is not None
     assert config.providers.anthropic.api_key.startswith("op://")

@@ -2,7 +2,8 @@
 done by the flows and the domain packages.
 
 One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
-``demo``, ``service``, ``telegram``), the shared rendering in ``render``; this module assembles the app.
+``demo``, ``service``, ``telegram``, ``inbox``), the shared rendering in ``render``; this module assembles
+the app.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tenure.cli.ask import ask
 from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
 from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
+from tenure.cli.inbox import inbox_app
 from tenure.cli.judge import judge_app, review
 from tenure.cli.service import service_app
 from tenure.cli.telegram import telegram_app
@@ -63,3 +65,4 @@ app.add_typer(judge_app, name="judge")
 app.add_typer(serve_app, name="serve")
 app.add_typer(service_app, name="service")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(inbox_app, name="inbox")

@@ -15,10 +15,12 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 def doctor() -> None:
-    """Check that this machine is ready: config, keys, Ollama, models, Prefect, workspaces, vault.
+    """Check that this machine is ready: config, keys, Ollama, models, Prefect, workspaces, vault, and
+    the channels (the Telegram token, the inbox login).
 
     Each check is ok, warn or fail with a fix; the command exits 1 if anything fails (warnings are
     fine: a missing key or a stopped Ollama only means the chain falls back past them)."""
+    from tenure.channels.inbox.health import check_inbox
     from tenure.doctor import run_checks
 
     path = Env().config_path
@@ -32,7 +34,7 @@ def doctor() -> None:
     detail = f"valid: {path}" if path.exists() else f"shipped defaults (no file at {path})"
     table = Table("check", "status", "detail", "fix", title="tenure doctor")
     worst = "ok"
-    for name, run in run_checks(rt.config, rt.home, detail):
+    for name, run in run_checks(rt.config, rt.home, detail, [("inbox", lambda: check_inbox(rt.config))]):
         with out.status(f"checking {name}…"):
             checks = run()
         for c in checks:

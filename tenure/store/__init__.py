@@ -8,7 +8,17 @@ merges segments without losing or duplicating rows.
 """
 
 from tenure.store.log import SCHEMAS, CompactionReport, JudgedPair, ScoreLog, ScoreTotals
-from tenure.store.rows import CalibrationRow, EventRow, HumanLabelRow, Row, RowError, RunRow, ScoreRow, new_id
+from tenure.store.rows import (
+    CalibrationRow,
+    EventRow,
+    HumanLabelRow,
+    Row,
+    RowError,
+    RunRow,
+    ScoreRow,
+    TriageRow,
+    new_id,
+)
 
 __all__ = [
     "SCHEMAS",
@@ -23,5 +33,6 @@ __all__ = [
     "ScoreLog",
     "ScoreRow",
     "ScoreTotals",
+    "TriageRow",
     "new_id",
 ]

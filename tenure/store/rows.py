@@ -27,11 +27,12 @@ __all__ = [
     "RunRow",
     "ScoreRow",
     "Table",
+    "TriageRow",
     "new_id",
     "schema_of",
 ]
 
-Table = Literal["runs", "scores", "events", "judge_calibrations", "human_labels"]
+Table = Literal["runs", "scores", "events", "judge_calibrations", "human_labels", "triage"]
 
 
 def new_id() -> str:
@@ -255,9 +256,46 @@ class HumanLabelRow(Row):
     note: str | None = None
 
 
+class TriageRow(Row):
+    """One inbox message as triage left it: its label, summary and action items, each from a
+    ``route_task`` run (``run_ids``), or why it could not be triaged (``error``)."""
+
+    table = "triage"
+    id_column = "triage_id"
+
+    triage_id: str = Field(default_factory=new_id)
+    account: str
+    """``user@host/folder``: whose mail, in which folder."""
+    uidvalidity: int
+    uid: int
+    message_id: str
+    """The Message-ID header, or ``sha256:…`` of the headers when a message has none."""
+    sender: str | None = None
+    """The From header, decoded."""
+    subject: str | None = None
+    date: datetime | None = None
+    label: str | None = None
+    summary: str | None = None
+    action_items: Json = None
+    extracted: Json = None
+    """What ``extract`` found: intent, dates, amounts, action items."""
+    suspected_injection: bool = False
+    injection_reasons: Json = None
+    attachments: Json = None
+    """Name, type and size of each attachment (listed, never read)."""
+    size: int | None = None
+    truncated: bool = False
+    """The text the models saw was cut to ``max_text_chars``, or a big message's parts were skipped."""
+    served_by: Json = None
+    run_ids: Json = None
+    duplicate_of: str | None = None
+    """Set when a changed UIDVALIDITY showed this message again: the triage it already had."""
+    error: str | None = None
+
+
 TABLE_NAMES: tuple[Table, ...] = get_args(Table)
 TABLES: dict[str, type[Row]] = {
-    cls.table: cls for cls in (RunRow, ScoreRow, EventRow, CalibrationRow, HumanLabelRow)
+    cls.table: cls for cls in (RunRow, ScoreRow, EventRow, CalibrationRow, HumanLabelRow, TriageRow)
 }
 
 _ARROW = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}

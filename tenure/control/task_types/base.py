@@ -9,6 +9,7 @@ and the hard checks the offline heuristic judge applies.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -50,8 +51,12 @@ def block(tag: str, value: Any) -> str:
     return f"<{tag}>\n{escaped}\n</{tag}>"
 
 
+_TAG = re.compile(r"</?(text|passages|code)>")
+
+
 def _stripped(text: str, data: Any) -> Any:
-    return text.strip()
+    """A base model's text as the answer, without block tags it copied from the prompt's examples."""
+    return _TAG.sub("", text).strip()
 
 
 def _as_is(output: Any, data: Any) -> Any:
