@@ -152,7 +152,7 @@ def gguf_path(models_dir: Path) -> Path:
         except FileExistsError:  # wrong checksum: rebuild it
             target.unlink()
     models_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
         gguf.assemble(partial, overwrite=True)
         partial.replace(target)
@@ -166,10 +166,11 @@ _load_lock = threading.Lock()
 
 
 def load_local_model(config: LocalModelConfig, models_dir: Path) -> LocalModel:
-    """The process-wide instance for these settings, loaded on first use."""
-    path = gguf_path(models_dir)
-    key = (path, config.n_ctx, config.threads)
+    """The process-wide instance for these settings, loaded on first use (concurrent first calls, as a
+    mail's three triage tasks make, assemble and load it once)."""
     with _load_lock:
+        path = gguf_path(models_dir)
+        key = (path, config.n_ctx, config.threads)
         if key not in _loaded:
             if not _loaded:
                 atexit.register(_close_all)

@@ -263,3 +263,61 @@ def test_triaged_since_leaves_out_repeats(tmp_path: Path):
         "triage", [_row(1, label="fyi"), _row(1, duplicate_of="x").model_copy(update={"uidvalidity": 2})]
     )
     assert [r.uidvalidity for r in triaged_since(log, datetime.now(UTC) - timedelta(hours=1))] == [1]
+
+
+def test_the_cli_triages_once_as_json_lines(
+    home: Path, mails: list[CorpusMail], anthropic_server: FakeLLMServer
+):
+    from typer.testing import CliRunner
+
+    from tenure.cli import app
+
+    anthropic_server.responder = responder(mails)
+    result = CliRunner().invoke(app, ["inbox", "triage", "--once", "--limit", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["uid"] for row in lines] == [1, 2, 3]
+    assert {"label", "summary", "action_items", "suspected_injection", "run_ids"} <= lines[0].keys()
+
+
+def test_doctor_logs_in_and_names_a_certificate_it_cannot_trust(
+    monkeypatch, tmp_path: Path, mailbox: Dovecot, anthropic_server: FakeLLMServer
+):
+    from tenure.channels.inbox.health import check_inbox
+    from tenure.config import load_config
+
+    config = tmp_path / "tenure.toml"
+    configure(config, mailbox, anthropic_server)
+    monkeypatch.setenv("IMAP_PASSWORD", mailbox.password)
+    [trusted] = check_inbox(load_config(config))
+    config.write_text(config.read_text().replace(f'ca_file = "{mailbox.ca_file}"', 'ca_file = ""'))
+    [untrusted] = check_inbox(load_config(config))
+    monkeypatch.setenv("IMAP_PASSWORD", "wrong")
+    configure(config, mailbox, anthropic_server)
+    [refused] = check_inbox(load_config(config))
+    assert trusted.status == "ok" and "INBOX holds 68 message(s)" in trusted.detail
+    assert untrusted.status == "fail" and "certificate not trusted" in untrusted.detail
+    assert untrusted.fix.startswith("set channels.imap.ca_file")
+    assert refused.status == "fail" and "password" in refused.fix
+
+
+def test_with_no_keys_the_embedded_model_triages_and_the_digest_says_so(
+    monkeypatch, tmp_path: Path, prefect_server, model_home: Path, mails: list[CorpusMail]
+):
+    """No cloud key, no Ollama: the default chain falls to the embedded base model (slow: ~30 s a mail)."""
+    receipt = next(m for m in mails if m.expected_label == "receipt")
+    with Dovecot(tmp_path / "offline") as dovecot:
+        dovecot.deliver_all([receipt.raw])
+        config = tmp_path / "tenure.toml"
+        config.write_text(
+            f'[providers.ollama]\nbase_url = "http://127.0.0.1:9"\n[channels.imap]\nhost = "127.0.0.1"\n'
+            f'port = {dovecot.port}\nusername = "{dovecot.username}"\npassword = "env:IMAP_PASSWORD"\n'
+            f'ca_file = "{dovecot.ca_file}"\n'
+        )
+        monkeypatch.setenv("TENURE_CONFIG", str(config))
+        monkeypatch.setenv("TENURE_HOME", str(model_home))
+        monkeypatch.setenv("IMAP_PASSWORD", dovecot.password)
+        [row] = asyncio.run(inbox_triage())
+    assert row.error is None and set((row.served_by or {}).values()) == {"local:gemma-3-270m"}
+    assert row.summary and row.run_ids and len(row.run_ids) == 3
+    assert "Served by: local:gemma-3-270m (3)" in asyncio.run(inbox_digest(hours=1, send=False))

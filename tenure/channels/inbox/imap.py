@@ -8,6 +8,7 @@ size. The parts are put back together as a small multipart message for the one p
 
 from __future__ import annotations
 
+import contextlib
 import re
 import ssl
 from collections.abc import Iterator, Sequence
@@ -106,7 +107,8 @@ class Mailbox:
             client.login(c.username, self._password)
             selected = client.select_folder(c.folder, readonly=True)  # EXAMINE
         except BaseException:
-            client.shutdown()
+            with contextlib.suppress(Exception):  # a failed STARTTLS leaves no socket to shut down
+                client.shutdown()
             raise
         self.client = client
         self.uidvalidity = _int(selected[b"UIDVALIDITY"])
@@ -118,7 +120,8 @@ class Mailbox:
             try:
                 self.client.logout()
             except Exception:  # the session is over either way
-                self.client.shutdown()
+                with contextlib.suppress(Exception):
+                    self.client.shutdown()
             self.client = None
 
     @property

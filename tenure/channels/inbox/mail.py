@@ -55,33 +55,45 @@ class Mail:
     size: int = 0
 
 
-def _repaired(text: str) -> str:
-    """Undo the parser's surrogate escapes of raw 8-bit bytes: UTF-8 if they are, else Latin-1."""
+def _repaired(text: str, charsets: tuple[str, ...] = ()) -> str:
+    """Undo the parser's surrogate escapes of raw 8-bit bytes: UTF-8 if they are, else the first
+    charset the message declares that decodes them, else Latin-1 (which decodes anything)."""
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
     raw = text.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    for charset in ("utf-8", *charsets):
+        try:
+            return raw.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return raw.decode("latin-1")
+
+
+def _charsets(msg: Message) -> tuple[str, ...]:
+    """The charsets a message's parts declare (8-bit headers are most likely in one of them)."""
+    found = [part.get_content_charset() for part in msg.walk()]
+    return tuple(dict.fromkeys(c for c in found if c and c not in ("us-ascii", "utf-8")))
 
 
 def _header(msg: Message, name: str) -> str | None:
-    """A header's decoded value, whatever its encoding; None when absent."""
-    try:
-        value = msg.get(name)
-    except Exception:  # a malformed header can fail in policy.default's parser
-        value = None
-        for raw_name, raw_value in msg.raw_items():
-            if raw_name.lower() == name.lower():
-                try:
-                    value = str(make_header(decode_header(raw_value)))
-                except Exception:
-                    value = raw_value
-                break
-    if value is None:
+    """A header's decoded value, whatever its encoding (RFC 2047 words, or raw 8-bit bytes that the
+    parser would turn into replacement characters); None when absent."""
+    raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    if raw is None:
         return None
-    return _repaired(" ".join(str(value).split()))
+    value: str | None = None
+    if not any("\udc80" <= ch <= "\udcff" for ch in raw):
+        try:
+            value = str(msg.get(name))
+        except Exception:  # a malformed header can fail in policy.default's parser
+            value = None
+    if value is None:
+        repaired = _repaired(raw, _charsets(msg))
+        try:
+            value = str(make_header(decode_header(repaired)))
+        except Exception:
+            value = repaired
+    return " ".join(value.split())
 
 
 def _date(msg: Message) -> datetime | None:
