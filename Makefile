@@ -65,6 +65,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/telegram.py
+	$(BIN)/python bench/inbox.py
 
 clean:
 	rm -rf $(VENV)
