@@ -22,6 +22,7 @@ from tenure.store.inbox import triaged_since
 from tests.fakes.dovecot import Dovecot
 from tests.fakes.llm_server import FakeLLMServer, Reply, ok, tool
 from tests.fakes.mail_corpus import BIG_ATTACHMENT_SIZE, HTML_LEAK_SENTINELS, CorpusMail, corpus
+from tests.fakes.telegram_server import FakeBotAPI
 
 ATTACHMENT_ONLY = {"injection_attachment_text"}
 """Injection mails whose instruction sits in an attachment: never read, so never shown to a model and
@@ -206,7 +207,7 @@ def test_a_model_that_obeys_the_mail_changes_only_that_mails_row(
     assert all(r.suspected_injection for r in rows if r.message_id in obeyed)
 
 
-def test_plain_imap_on_loopback_and_the_digest(
+def test_plain_imap_on_loopback_and_the_digest_to_telegram_and_the_daily_note(
     monkeypatch,
     tmp_path: Path,
     keys,
@@ -214,23 +215,29 @@ def test_plain_imap_on_loopback_and_the_digest(
     anthropic_server: FakeLLMServer,
     mails: list[CorpusMail],
 ):
-    few = [m for m in mails if m.name in ("injection_direct", "plain_1", "receipt_1", "urgent_1")] or mails[
-        :4
-    ]
-    with Dovecot(tmp_path / "plain") as dovecot:
+    few = [m for m in mails if m.name.startswith(("injection_direct", "receipt", "urgent"))][:4]
+    vault = tmp_path / "vault"
+    with Dovecot(tmp_path / "plain") as dovecot, FakeBotAPI() as bot:
         dovecot.deliver_all([m.raw for m in few])
         config = tmp_path / "tenure.toml"
         configure(config, dovecot, anthropic_server, security="plain")
+        config.write_text(
+            config.read_text() + f'digest_to_vault = true\n[vault]\npath = "{vault}"\n'
+            f'[channels.telegram]\nbase_url = "{bot.base_url}"\nallowed_chats = [42]\nowner_chat = 42\n'
+        )
         monkeypatch.setenv("TENURE_CONFIG", str(config))
         monkeypatch.setenv("IMAP_PASSWORD", dovecot.password)
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", bot.token)
         anthropic_server.responder = responder(mails)
         rows = asyncio.run(inbox_triage())
-    assert len(rows) == len(few)
-    text = asyncio.run(inbox_digest(hours=1, send=False))
-    assert text.startswith("Inbox digest since ") and f"{len(few)} message(s)" in text
-    assert "Served by: anthropic:claude-opus-4-6" in text
-    if any(m.injection for m in few):
-        assert "⚠ possible prompt injection" in text
+        text = asyncio.run(inbox_digest(hours=1, send=True))
+        sent = bot.sent_to(42)
+    assert len(rows) == len(few) == 4 and any(m.injection for m in few)
+    assert text.startswith("Inbox digest since ") and "4 message(s), 1 flagged" in text
+    assert "Served by: anthropic:claude-opus-4-6" in text and "⚠ possible prompt injection" in text
+    assert "\n".join(m.text for m in sent) == text  # the owner got the digest, as plain text
+    [note] = (vault / "daily").glob("*.md")
+    assert "Inbox digest since" in note.read_text() and "### urgent" in note.read_text()
 
 
 def _row(uid: int, **fields: Any) -> TriageRow:
