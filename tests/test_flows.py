@@ -59,7 +59,7 @@ async def test_deployments_apply_from_the_package_with_module_entrypoints_and_sc
     api = str(PREFECT_API_URL.value())
     first, racing = await asyncio.gather(*(apply(api, PrefectConfig(pool="apply-test")) for _ in range(2)))
     again = await apply(api, PrefectConfig(pool="apply-test"))
-    assert first == racing == again and len(first) == 8
+    assert first == racing == again and len(first) == 10
     async with get_client() as client:
         pool = await client.read_work_pool("apply-test")
         deployments = {
@@ -86,6 +86,8 @@ async def test_deployments_apply_from_the_package_with_module_entrypoints_and_sc
         "promotion_check": ["10 * * * *"],
         "compact_store": ["30 3 * * *"],
         "vault_embed": ["15 2 * * *"],
+        "inbox_triage": [900.0],
+        "inbox_digest": ["30 7 * * *"],
     }
     limit = deployments["shadow_pending/shadow_pending"].global_concurrency_limit
     assert limit is not None and limit.limit == 1

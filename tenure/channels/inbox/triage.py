@@ -98,7 +98,7 @@ async def triage_message(
     """One message's row: parsed, checked for injection, and its three tasks routed (concurrently)."""
     where = {"account": account, "uidvalidity": box_uidvalidity, "uid": fetched.uid, "size": fetched.size}
     try:
-        mail = parse_mail(fetched.raw, settings.max_text_chars, fetched.skipped)
+        mail = await asyncio.to_thread(parse_mail, fetched.raw, settings.max_text_chars, fetched.skipped)
     except Exception as exc:  # the parser is defensive; whatever still breaks it is recorded, not retried
         key = hashlib.sha256(fetched.raw[:65536]).hexdigest()[:40]
         return TriageRow(
