@@ -33,6 +33,7 @@ __all__ = [
     "AgentConfig",
     "AgentLimits",
     "ConfigError",
+    "CostsConfig",
     "EmbedPrecision",
     "Env",
     "GateConfig",
@@ -280,6 +281,13 @@ class VaultConfig(Strict):
         return self
 
 
+class CostsConfig(Strict):
+    """What the ledger adds to the API spend (``tenure cost``)."""
+
+    monthly: dict[str, Annotated[float, Field(ge=0)]] = {}
+    """Fixed dollars a month, by name: hardware, electricity, subscriptions."""
+
+
 class TenureConfig(Strict):
     """The whole of ``tenure.toml``."""
 
@@ -305,6 +313,7 @@ class TenureConfig(Strict):
     judge: JudgeConfig = JudgeConfig()
     prefect: PrefectConfig = PrefectConfig()
     channels: ChannelsConfig = ChannelsConfig()
+    costs: CostsConfig = CostsConfig()
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 

@@ -2,8 +2,8 @@
 done by the flows and the domain packages.
 
 One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
-``demo``, ``service``, ``telegram``, ``inbox``), the shared rendering in ``render``; this module assembles
-the app.
+``demo``, ``service``, ``telegram``, ``inbox``, ``cost``), the shared rendering in ``render``; this module
+assembles the app.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import typer
 from tenure.cli.agents import agents_app
 from tenure.cli.ask import ask
 from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
+from tenure.cli.cost import cost
 from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
 from tenure.cli.inbox import inbox_app
@@ -58,6 +59,7 @@ app.command()(promote)
 app.command()(demote)
 app.command()(promotions)
 app.command()(backtest)
+app.command()(cost)
 app.command()(review)
 app.add_typer(vault_app, name="vault")
 app.add_typer(agents_app, name="agents")
