@@ -234,9 +234,12 @@ async def test_a_failed_run_apologises_with_its_link_and_tells_the_owner(
     async with running(gateway(home, api), api):
         Path(str(Env().config_path)).write_text("[retry]\nretries = -1\n")  # broken while the bot runs
         api.push_message(FRIEND, "Hello")
-        messages = await sent(api, 2)
+        api.push_message(STRANGER, "let me in")  # the allowlist the bot started with still stands
+        messages = await sent(api, 3)
     [apology] = [m for m in messages if m.chat_id == FRIEND]
     [owner] = [m for m in messages if m.chat_id == OWNER]
+    [told] = [m for m in messages if m.chat_id == STRANGER]
+    assert told.plain_text == STRANGER_REPLY.format(chat_id=STRANGER)
     assert apology.plain_text.startswith("Sorry, that did not work: the turn ended Failed.")
     assert f"{UI}/runs/flow-run/" in apology.plain_text
     assert owner.plain_text.startswith(f"A turn for chat {FRIEND} ended Failed")

@@ -39,7 +39,7 @@ from tenure.channels.telegram.commands import COMMANDS, help_text, promotions_te
 from tenure.channels.telegram.format import split_message, to_html
 from tenure.channels.telegram.news import promotion_news
 from tenure.channels.telegram.turns import Reply, TurnRunner
-from tenure.config import TenureConfig, load_config
+from tenure.config import ConfigError, TenureConfig, load_config
 from tenure.config_channels import TelegramConfig
 from tenure.store import ScoreLog
 from tenure.store.telegram import Entry, Ledger
@@ -174,7 +174,7 @@ class Gateway:
         """``tenure telegram allow`` edits the config file while the bot runs: read it again."""
         try:
             telegram = load_config().channels.telegram
-        except ValueError:
+        except ConfigError:  # a file broken while the bot runs: the allowlist it started with stands
             return False
         self.allowed = set(telegram.allowed_chats) if telegram else self.allowed
         return chat_id in self.allowed
