@@ -328,3 +328,32 @@ def test_with_no_keys_the_embedded_model_triages_and_the_digest_says_so(
     assert row.error is None and set((row.served_by or {}).values()) == {"local:gemma-3-270m"}
     assert row.summary and row.run_ids and len(row.run_ids) == 3
     assert "Served by: local:gemma-3-270m (3)" in asyncio.run(inbox_digest(hours=1, send=False))
+
+
+def test_every_message_read_in_parts_triages_as_well(
+    home: Path, mailbox: Dovecot, mails: list[CorpusMail], anthropic_server: FakeLLMServer
+):
+    """With the size cap at its floor, most of the corpus is read in parts (header and text parts from
+    BODYSTRUCTURE): every shape still triages, attachments listed; the mailbox is unchanged."""
+    from tenure.channels.inbox.imap import Mailbox
+    from tenure.config import load_config
+
+    config = Path(str(Env().config_path))
+    config.write_text(config.read_text() + "max_message_bytes = 10000\n")
+    anthropic_server.responder = responder(mails)
+    before = mailbox.snapshot()
+    rows = asyncio.run(inbox_triage())
+    assert mailbox.snapshot() == before and len(rows) == len(mails)
+    assert all(r.error is None for r in rows)
+    in_parts = [r for r in rows if r.size and r.size > 10_000]
+    assert in_parts and all(r.truncated or not r.attachments for r in in_parts)
+    settings = load_config().channels.imap
+    assert settings is not None
+    sizes = mailbox.snapshot()["sizes"]
+    [big] = [uid for uid, size in sizes.items() if size > BIG_ATTACHMENT_SIZE]
+    with Mailbox(settings, mailbox.password) as box:  # as for a server that gives no BODYSTRUCTURE
+        fetched = box._in_parts(big, None, sizes[big])
+    header = fetched.raw.split(b"\r\n\r\n", 1)[0]
+    assert fetched.cut and b"Subject:" in header and len(fetched.raw) <= len(header) + 4 + 10_000
+    big_mail = next(m for m in mails if len(m.raw) > BIG_ATTACHMENT_SIZE)
+    assert parse_mail(fetched.raw, 1000).message_id == big_mail.message_id

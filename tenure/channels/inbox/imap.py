@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 from tenure.channels.inbox.mail import Attachment
 from tenure.config_channels import ImapConfig
@@ -43,6 +44,8 @@ class Fetched:
     """RFC822.SIZE: the whole message's size on the server."""
     skipped: list[Attachment] = field(default_factory=list)
     """Parts of a big message that were listed, not fetched."""
+    cut: bool = False
+    """Only the first ``max_message_bytes`` of a big message's body were read (no BODYSTRUCTURE)."""
 
 
 def _context(config: ImapConfig) -> ssl.SSLContext:
@@ -142,29 +145,48 @@ class Mailbox:
         return {uid: _bytes(data.get(b"BODY[HEADER]")) for uid, data in found.items()}
 
     def fetch(self, uids: Sequence[int]) -> list[Fetched]:
-        """The messages, whole when small, in parts when big (``max_message_bytes``)."""
+        """The messages, whole when small, in parts when big (``max_message_bytes``). Only a big one's
+        BODYSTRUCTURE is asked for, so a server that cannot give one still serves the rest."""
         if not uids:
             return []
         client, cap = self._client, self.config.max_message_bytes
-        shapes = client.fetch(list(uids), ["RFC822.SIZE", "BODYSTRUCTURE"])
-        small = [u for u in uids if u in shapes and _int(shapes[u].get(b"RFC822.SIZE")) <= cap]
+        sizes = {
+            uid: _int(data.get(b"RFC822.SIZE"))
+            for uid, data in client.fetch(list(uids), ["RFC822.SIZE"]).items()
+        }
+        small = [u for u in uids if u in sizes and sizes[u] <= cap]
         whole = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
         fetched = []
         for uid in uids:
-            if uid not in shapes:
+            if uid not in sizes:
                 continue  # expunged meanwhile
-            size = _int(shapes[uid].get(b"RFC822.SIZE"))
             if uid in whole:
-                fetched.append(Fetched(uid, _bytes(whole[uid].get(b"BODY[]")), size))
+                fetched.append(Fetched(uid, _bytes(whole[uid].get(b"BODY[]")), sizes[uid]))
             else:
-                fetched.append(self._in_parts(uid, shapes[uid].get(b"BODYSTRUCTURE"), size))
+                fetched.append(self._in_parts(uid, self._structure(uid), sizes[uid]))
         return fetched
+
+    def _structure(self, uid: int) -> Any:
+        """A message's BODYSTRUCTURE, or None when the server cannot give it (then only its header and
+        the first ``max_message_bytes`` of its body are read)."""
+        try:
+            return self._client.fetch([uid], ["BODYSTRUCTURE"]).get(uid, {}).get(b"BODYSTRUCTURE")
+        except IMAPClientError:
+            return None
 
     def _in_parts(self, uid: int, structure: Any, size: int) -> Fetched:
         """A big message as its header and text parts (each at most ``max_message_bytes``)."""
         cap = self.config.max_message_bytes
+        if not structure:
+            data = self._client.fetch([uid], ["BODY.PEEK[HEADER]", f"BODY.PEEK[TEXT]<0.{cap}>"]).get(uid, {})
+            head = next((_bytes(v) for k, v in data.items() if k == b"BODY[HEADER]"), b"")
+            text = next(
+                (_bytes(v) for k, v in data.items() if isinstance(k, bytes) and k.startswith(b"BODY[TEXT]")),
+                b"",
+            )
+            return Fetched(uid, head.rstrip(b"\r\n") + b"\r\n\r\n" + text, size, cut=True)
         texts, skipped = [], []
-        for section, leaf in _leaves(structure) if structure else []:
+        for section, leaf in _leaves(structure):
             kind = f"{_text(leaf[0]).lower()}/{_text(leaf[1]).lower()}"
             if kind in ("text/plain", "text/html") and not _attachment(leaf).name:
                 texts.append(section)

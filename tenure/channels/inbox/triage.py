@@ -132,7 +132,7 @@ async def triage_message(
         injection_reasons=reasons or None,
         attachments=[{"name": a.name, "type": a.content_type, "size": a.size} for a in mail.attachments]
         or None,
-        truncated=mail.truncated or bool(fetched.skipped),
+        truncated=mail.truncated or bool(fetched.skipped) or fetched.cut,
         served_by={kind: routed.served_by for kind, routed in done.items()},
         run_ids={kind: routed.run_id for kind, routed in done.items()},
         error="; ".join(errors) or None,

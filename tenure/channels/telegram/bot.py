@@ -115,7 +115,10 @@ class Gateway:
         """Poll until ``stop`` is set; turns still running then are rejoined at the next start. With
         ``news`` (and an owner chat), promotion events are told to the owner meanwhile."""
         async with self.app:
-            await self.app.bot.set_my_commands(COMMANDS)
+            try:
+                await self.app.bot.set_my_commands(COMMANDS)
+            except TelegramError as exc:  # the menu is a convenience: the commands work without it
+                log.warning("could not register the command menu (setMyCommands): %s", exc)
             await self.app.start()
             self._resume()
             updater = self.app.updater
