@@ -68,10 +68,12 @@ def test_a_bot_killed_mid_turn_replies_once_after_a_restart(home: dict[str, str]
         api_url = up.stdout.split("export PREFECT_API_URL=")[1].split()[0]
 
         bot = _bot(env, log)
-        update = api.push_message(OWNER, "Say hello.")
-        run_id = _submitted(tenure_home, update)
-        bot.send_signal(signal.SIGKILL)  # mid-turn: submitted, not answered
-        bot.wait(30)
+        try:
+            update = api.push_message(OWNER, "Say hello.")
+            run_id = _submitted(tenure_home, update)
+        finally:
+            bot.send_signal(signal.SIGKILL)  # mid-turn: submitted, not answered (or the test failed)
+            bot.wait(30)
         assert api.sent == []
 
         bot = _bot(env, log)
