@@ -10,7 +10,9 @@ Measured in one run:
   ``LocalModel`` load, and output tokens/s of greedy completions;
 * the chain's overhead per call against a loopback fake of the Anthropic API: the official SDK called
   directly versus ``tenure.models.call`` through a two-link chain, in the same process and event loop,
-  interleaved in blocks; plus a chain whose first link answers 529 and falls back.
+  interleaved in blocks; plus a chain whose first link answers 529 and falls back;
+* tracing's cost per call: two worker processes alike but for ``[langfuse]`` (on: exporting to a
+  loopback Langfuse), driven in alternating blocks.
 
 Nothing here fails on a missed target: the table says whether it was met.
 """
@@ -300,6 +302,99 @@ async def chain_benchmark(calls: int, home: Path) -> list[Row]:
     ]
 
 
+# -- tracing: two worker processes, identical but for [langfuse], driven block by block --------------------
+
+TRACING_TARGET_MS = 1.0  # the project's budget for tracing on (batch export) against off, per call
+
+
+def traced_worker(langfuse_url: str) -> None:
+    """Answer blocks of chain calls: read a count per stdin line, print the calls' milliseconds as JSON.
+    ``langfuse_url`` empty: tracing off; else on, exporting to it (the parent's loopback Langfuse)."""
+    from tenure.config import parse_config
+    from tenure.models import call, tracing
+    from tests.fakes.llm_server import FakeLLMServer
+
+    os.environ |= {"ANTHROPIC_API_KEY": "bench-dummy-key", "LANGFUSE_PUBLIC_KEY": "pk-lf-loopback",
+                   "LANGFUSE_SECRET_KEY": "sk-lf-loopback"}  # fmt: skip
+    loop = asyncio.new_event_loop()
+    with FakeLLMServer() as good, tempfile.TemporaryDirectory(prefix="tenure-bench-") as home:
+        data: dict[str, Any] = {
+            "providers": {"anthropic": {"base_url": good.url}},
+            "chains": {"bench": [ANTHROPIC_ID]},
+        }
+        config = parse_config(data | ({"langfuse": {"host": langfuse_url}} if langfuse_url else {}))
+        assert (tracing.install(config) is not None) == bool(langfuse_url)
+
+        async def block(n: int) -> list[float]:
+            times = []
+            for _ in range(n):
+                began = time.perf_counter()
+                result = await call("hi", config=config, home=Path(home), target="bench", max_tokens=64)
+                times.append((time.perf_counter() - began) * 1000)
+                assert result.output == "ok" and (result.trace_id is not None) == bool(langfuse_url)
+            return times
+
+        for line in sys.stdin:
+            print(json.dumps(loop.run_until_complete(block(int(line)))), flush=True)
+
+
+def tracing_benchmark(calls: int) -> list[Row]:
+    """Chain calls with tracing off and on (batch exporter to a loopback Langfuse), in two processes
+    alike but for ``[langfuse]``, alternating blocks so drift lands on both."""
+    from tests.fakes.langfuse_server import FakeLangfuse
+
+    with FakeLangfuse() as langfuse:
+        argv = [sys.executable, __file__, "--traced-worker"]
+        pipes: dict[str, Any] = {
+            "stdin": subprocess.PIPE,
+            "stdout": subprocess.PIPE,
+            "text": True,
+            "cwd": ROOT,
+        }
+        workers = {
+            name: subprocess.Popen([*argv, url], **pipes) for name, url in (("off", ""), ("on", langfuse.url))
+        }
+
+        def block(name: str, n: int) -> list[float]:
+            worker = workers[name]
+            assert worker.stdin is not None and worker.stdout is not None
+            worker.stdin.write(f"{n}\n")
+            worker.stdin.flush()
+            return json.loads(worker.stdout.readline())
+
+        times: dict[str, list[float]] = {"off": [], "on": []}
+        for name in times:
+            block(name, WARMUP_CALLS)
+        order = ["off", "on"]
+        while len(times["on"]) < calls:
+            for name in order:
+                times[name] += block(name, min(BLOCK, calls - len(times[name])))
+            order.reverse()
+        for worker in workers.values():
+            assert worker.stdin is not None
+            worker.stdin.close()
+            worker.wait(timeout=30)
+        exported = langfuse.wait(lambda f: len({s.trace_id for s in f.spans}) >= calls + WARMUP_CALLS)
+        traces = len({s.trace_id for s in langfuse.spans})
+    off, on = times["off"], times["on"]
+    diff = statistics.median(on) - statistics.median(off)
+    return [
+        Row("Chain call(), tracing off (baseline)", _ms(off), notes="no [langfuse]: no SDK, no provider"),
+        Row(
+            "Chain call(), tracing on",
+            _ms(on),
+            notes=f"[langfuse] to a loopback Langfuse (OTLP/HTTP, batch exporter); {traces} traces received"
+            f"{'' if exported else ' (fewer than the calls made)'}; p90 {p90(on):.2f} ms",
+        ),
+        Row(
+            "Tracing overhead (on − off)",
+            f"median {diff:+.2f} ms · mean {statistics.fmean(on) - statistics.fmean(off):+.2f} ms",
+            f"{'✓' if diff <= TRACING_TARGET_MS else '✗'} ≤ {TRACING_TARGET_MS:g} ms",
+            f"two processes alike but for [langfuse], blocks of {BLOCK} alternating; {calls} calls each",
+        ),
+    ]
+
+
 # -- output -----------------------------------------------------------------------------------------------
 
 
@@ -311,8 +406,12 @@ def main() -> None:
     )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--embedded-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--traced-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.traced_worker is not None:
+        traced_worker(args.traced_worker)
+        return
     if args.embedded_worker is not None:
         print(json.dumps(embedded_worker(args.embedded_worker, args.tokens)))
         return
@@ -322,6 +421,7 @@ def main() -> None:
         home = Path(os.environ["TENURE_HOME"]).expanduser() if os.environ.get("TENURE_HOME") else Path(tmp)
         rows = embedded_rows(run_embedded(home / "models", args.tokens), args.tokens)
         rows += asyncio.run(chain_benchmark(args.calls, Path(tmp)))
+        rows += tracing_benchmark(args.calls)
     context = context_line(load, LIBRARIES) + f" · total bench time {time.perf_counter() - started:.0f} s"
     show(rows, context, "tenure model benchmarks", args.markdown)
 

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenure.config_channels import ChannelsConfig
 from tenure.config_problems import ConfigError, describe, dotted
+from tenure.config_tracing import LangfuseConfig
 from tenure.config_types import ModelChain, ModelIdStr, SecretRefStr, Strict
 
 __all__ = [
@@ -314,6 +315,8 @@ class TenureConfig(Strict):
     prefect: PrefectConfig = PrefectConfig()
     channels: ChannelsConfig = ChannelsConfig()
     costs: CostsConfig = CostsConfig()
+    langfuse: LangfuseConfig | None = None
+    """Tracing to Langfuse; off unless this table is present."""
     pricing_file: Path | None = None
     """A pricing table of your own; defaults to the shipped ``data/pricing.toml``."""
 

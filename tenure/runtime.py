@@ -3,7 +3,7 @@
 The CLI, every flow run and every Prefect task (each possibly in its own worker process) call
 ``runtime()``: it reads ``TENURE_HOME`` and the config file once, loads the task-type modules the config
 names and checks its ``[task_types.X]`` tables against the registry, so a bad key stops every entry
-point the same way, with the same one line per problem.
+point the same way, with the same one line per problem; and it turns tracing on if ``[langfuse]`` is set.
 """
 
 from __future__ import annotations
@@ -39,4 +39,8 @@ def runtime() -> Runtime:
     env = Env()
     config = load_config()
     task_types.check_config(config, env.config_path)
+    if config.langfuse is not None:  # the model layer loads only when tracing needs it
+        from tenure.models import tracing
+
+        tracing.install(config)
     return Runtime(config, env.home)

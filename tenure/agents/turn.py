@@ -347,7 +347,7 @@ async def run_turn(
     )
 
 
-def turn_run(result: TurnResult, message: str, run_id: str) -> RunRow:
+def turn_run(result: TurnResult, message: str, run_id: str, trace_id: str | None = None) -> RunRow:
     """The turn as a ``runs`` row of the score log (task_type ``agent_turn``), analysable in DuckDB."""
     record = result.model_dump(mode="json", exclude={"answer", "dispatched"})
     record["dispatched"] = [d.agent for d in result.dispatched]
@@ -362,6 +362,7 @@ def turn_run(result: TurnResult, message: str, run_id: str) -> RunRow:
         input=message,
         output=result.answer,
         record=record,
+        trace_id=trace_id,
         cost_usd=result.cost_usd,
         latency_ms=result.latency_ms,
         input_tokens=result.input_tokens,

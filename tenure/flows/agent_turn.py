@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from pydantic_ai.durable_exec.prefect import PrefectDurability, TaskConfig
 
 from tenure.agents.turn import TurnResult, run_turn, turn_run
+from tenure.models import tracing
 from tenure.runtime import runtime
 from tenure.tasks.shadowing import append_rows
 from tenure.tasks.ui import label, markdown_table, publish_markdown
@@ -33,6 +34,7 @@ async def agent_turn(
     ``model`` (in-process callers only: a pydantic-ai model) answers instead of the agents' chains, in
     this turn and the turns it dispatches."""
     rt = runtime()
+    tracing.tag_trace(session=thread)
 
     async def dispatch(to: str, request: str, in_thread: str, at_depth: int) -> TurnResult:
         return await agent_turn(to, request, in_thread, at_depth, model)
@@ -48,7 +50,8 @@ async def agent_turn(
         model=model,
         capabilities=[PrefectDurability(model_task_config=_RETRIED, tool_task_config=_RETRIED)],
     )
-    append_rows("runs", [turn_run(result, message, run_id=str(flow_run.get_id() or ""))])
+    trace_id, _ = tracing.current_ids()
+    append_rows("runs", [turn_run(result, message, run_id=str(flow_run.get_id() or ""), trace_id=trace_id)])
     logger = get_run_logger()
     logger.info(
         "%s %s: served by %s, %d request(s), %d tool call(s), $%.6f",
@@ -62,12 +65,14 @@ async def agent_turn(
     if result.message:
         logger.warning(result.message)
     label(agent=agent, source="live", model=result.served_by)
-    publish_markdown(None, turn_markdown(result), f"{agent}'s turn in {thread}: {result.outcome}")
+    summary = turn_markdown(result, tracing.trace_url(trace_id))
+    publish_markdown(None, summary, f"{agent}'s turn in {thread}: {result.outcome}")
     return result
 
 
-def turn_markdown(result: TurnResult) -> str:
-    """The turn as the UI shows it: who served it, the tools it called, what it cost (not the text)."""
+def turn_markdown(result: TurnResult, trace: str | None = None) -> str:
+    """The turn as the UI shows it: who served it, the tools it called, what it cost (not the text), and
+    its trace in Langfuse when tracing is on."""
     cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     facts = [
         {"": "outcome", " ": result.outcome + (f" ({result.message})" if result.message else "")},
@@ -77,6 +82,7 @@ def turn_markdown(result: TurnResult) -> str:
         {"": "cost", " ": cost},
         {"": "latency", " ": f"{result.latency_ms / 1000:.1f} s"},
         {"": "dispatched to", " ": ", ".join(d.agent for d in result.dispatched) or "-"},
+        *([{"": "trace", " ": f"[Langfuse]({trace})"}] if trace else []),
     ]
     calls = [{"tool": c.name, "ok": "yes" if c.ok else "no", "detail": c.detail} for c in result.tool_calls]
     return (f"### {result.agent} · {result.outcome}\n\n{markdown_table(facts)}\n\n"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.trace import Span
 from pydantic_ai import Agent
 from pydantic_ai.direct import model_request
 from pydantic_ai.exceptions import FallbackExceptionGroup, ModelAPIError
 from pydantic_ai.messages import ModelRequest
 from pydantic_ai.settings import ModelSettings
 
+from tenure.models import tracing
 from tenure.models.chain import build_chain
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
 from tenure.models.result import Attempt, CallResult, recording
@@ -61,7 +64,12 @@ async def call(
     if stop:
         settings["stop_sequences"] = stop
     started = time.perf_counter()
-    with recording() as attempts:
+    with (
+        tracing.span(f"call {chain.name}", {"tenure.requested": chain.name}) as span,
+        recording() as attempts,
+    ):
+        if span is not None:
+            span.set_attributes(_generation_input(prompt, system))
         try:
             if output_type is str:  # one request, no agent loop: about 3 ms less per call (bench/models.py)
                 request = ModelRequest.user_text_prompt(prompt, instructions=system)
@@ -77,8 +85,11 @@ async def call(
                 output = run.output
         except (ModelAPIError, FallbackExceptionGroup) as exc:
             result = call_record(chain.name, chain.skipped, attempts, config, started, output=None)
+            _describe(span, result)
             raise CallFailed(_failure_message(chain.name, exc, result), result) from None
-    return call_record(chain.name, chain.skipped, attempts, config, started, output=output)
+        result = call_record(chain.name, chain.skipped, attempts, config, started, output=output)
+        _describe(span, result)
+    return result
 
 
 def call_record(
@@ -88,7 +99,7 @@ def call_record(
     pricing = load_pricing(config.pricing_file or DEFAULT_PRICING)
     served = [a for a in attempts if a.outcome == "ok"]
     costs = [pricing.cost(a.model, a.input_tokens, a.output_tokens) for a in served]
-    span = trace.get_current_span().get_span_context()
+    trace_id, span_id = tracing.current_ids()
     return CallResult(
         requested=requested,
         served_by=served[-1].model if served else None,
@@ -99,8 +110,44 @@ def call_record(
         latency_ms=(time.perf_counter() - started) * 1000,
         attempts=list(attempts),
         skipped=list(skipped),
-        trace_id=f"{span.trace_id:032x}" if span.is_valid else None,
+        trace_id=trace_id,
+        span_id=span_id,
     )
+
+
+def _generation_input(prompt: str, system: str | None) -> dict[str, Any]:
+    value = tracing.content({"system": system, "prompt": prompt} if system else prompt)
+    return {
+        "langfuse.observation.type": "generation",
+        **({"langfuse.observation.input": value} if value else {}),
+    }
+
+
+def _describe(span: Span | None, result: CallResult) -> None:
+    """The call as a Langfuse generation: who was asked, who served, tokens, cost, fallbacks, output."""
+    if span is None:
+        return
+    output = tracing.content(result.output) if result.served_by else None
+    span.set_attributes(
+        {
+            "tenure.served_by": result.served_by or "",
+            "tenure.fallbacks": [f"{a.model}: {a.reason}" for a in result.fallbacks],
+            "tenure.cost_usd": result.cost_usd if result.cost_usd is not None else -1.0,
+            "tenure.latency_ms": result.latency_ms,
+            "langfuse.observation.model.name": result.served_by or result.requested,
+            "langfuse.observation.usage_details": json.dumps(
+                {"input": result.input_tokens, "output": result.output_tokens}
+            ),
+            **(
+                {"langfuse.observation.cost_details": json.dumps({"total": result.cost_usd})}
+                if result.cost_usd is not None
+                else {}
+            ),
+            **({"langfuse.observation.output": output} if output else {}),
+        }
+    )
+    if result.served_by is None:
+        span.set_status(trace.StatusCode.ERROR, "every model failed")
 
 
 def _failure_message(requested: str, exc: BaseException, result: CallResult) -> str:

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 
+from opentelemetry import trace
 from pydantic import BaseModel, Field
 
 __all__ = ["Attempt", "CallResult", "Skip", "note_attempt", "recording"]
@@ -56,6 +57,8 @@ class CallResult(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     skipped: list[Skip] = Field(default_factory=list)
     trace_id: str | None = None
+    span_id: str | None = None
+    """The call's span (its generation in Langfuse), where judge verdicts are attached as scores."""
 
     @property
     def fallbacks(self) -> list[Attempt]:
@@ -79,7 +82,12 @@ def recording():
 
 
 def note_attempt(attempt: Attempt) -> None:
-    """Add an attempt to the current recording, if any."""
+    """Add an attempt to the current recording, if any, and to the current span as an event (a no-op
+    unless tracing is on): a trace shows every retry and fallback with its reason."""
     current = _attempts.get()
     if current is not None:
         current.append(attempt)
+    fields = attempt.model_dump(exclude_none=True, exclude_defaults=True)
+    trace.get_current_span().add_event(
+        f"{attempt.outcome}: {attempt.model}", {"model": attempt.model, **fields}
+    )

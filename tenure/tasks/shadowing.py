@@ -17,6 +17,7 @@ from tenure.control.answer import answer
 from tenure.control.judges import judge
 from tenure.control.shadow import answer_run, score_row
 from tenure.control.task import Task
+from tenure.models import tracing
 from tenure.runtime import runtime
 from tenure.store import Row, RunRow, ScoreRow
 from tenure.store.rows import Table
@@ -67,8 +68,21 @@ async def judge_batch(
         if run.error is not None:
             continue
         verdicts = await judge(item, run.output, rt.config, rt.home, use_llm=use_llm)
-        rows += [score_row(rt.config, item, run, candidate, source, v) for v in verdicts]
+        scored = [score_row(rt.config, item, run, candidate, source, v) for v in verdicts]
+        _trace_scores(run, scored)
+        rows += scored
     return rows
+
+
+def _trace_scores(run: RunRow, rows: list[ScoreRow]) -> None:
+    """Each verdict as a Langfuse score on the candidate's generation (a no-op unless tracing is on)."""
+    generation = run.record.get("span_id") if isinstance(run.record, dict) else None
+    for row in rows:
+        if row.score is not None:
+            metadata = {"kind": row.judge_kind, "passed": row.passed, "task_type": row.task_type}
+            tracing.score(
+                run.trace_id, generation, row.judge, row.score, comment=row.reason, metadata=metadata
+            )
 
 
 @task(

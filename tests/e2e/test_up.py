@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import BIN, ours, run_ok
+from tests.fakes.langfuse_server import FakeLangfuse
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +57,15 @@ def _rendered(url: str, text: str, profile: Path) -> str:
 
 
 def test_up_runs_a_turn_on_the_worker_and_the_ui_lists_it(home: dict[str, str]):
+    with FakeLangfuse() as langfuse:
+        _up_turn_status_ui_down(home, langfuse)
+
+
+def _up_turn_status_ui_down(home: dict[str, str], langfuse: FakeLangfuse) -> None:
+    """The turn's run on the worker is traced to a loopback Langfuse, its flow-run span the trace's root."""
+    config = Path(home["TENURE_CONFIG"])
+    config.write_text(config.read_text() + f'[langfuse]\nhost = "{langfuse.url}"\n')
+    home |= {"LANGFUSE_PUBLIC_KEY": "pk-lf-loopback", "LANGFUSE_SECRET_KEY": "sk-lf-loopback"}
     tenure, prefect = str(BIN / "tenure"), str(BIN / "prefect")
     began = time.monotonic()
     first = run_ok(home, tenure, "up")
@@ -81,6 +91,13 @@ def test_up_runs_a_turn_on_the_worker_and_the_ui_lists_it(home: dict[str, str]):
     assert [r["state"] for r in turns] == ["Completed"]
     assert {"agent:loki", "source:live"} <= set(turns[0]["tags"])
     assert [w["status"] for w in status["workers"]] == ["ONLINE"]
+    run_id = turns[0]["url"].rsplit("/", 1)[1]
+    assert langfuse.wait(lambda f: any(s.attributes.get("prefect.run.id") == run_id for s in f.spans))
+    [root] = [s for s in langfuse.spans if s.attributes.get("prefect.run.id") == run_id]
+    assert root.parent_id is None and root.name == turns[0]["name"]  # the worker's run is the trace's root
+    assert root.attributes["tenure.flow_run.url"] == turns[0]["url"]
+    inside = [s for s in langfuse.spans if s.trace_id == root.trace_id]
+    assert any(s.scope == "pydantic-ai" and s.name.startswith("chat ") for s in inside), inside
 
     profile = Path(home["TENURE_HOME"]).parent / "chromium"
     runs_page = _rendered(f"{ui}/runs", turns[0]["name"], profile)
