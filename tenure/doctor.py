@@ -276,6 +276,38 @@ def _telegram_chats(telegram: TelegramConfig) -> Check:
     return Check("telegram chats", "ok", f"{len(allowed)} allowed; owner: {told}")
 
 
+def check_langfuse(config: TenureConfig) -> list[Check]:
+    """Tracing's keys resolve and Langfuse accepts them; nothing when ``[langfuse]`` is absent."""
+    langfuse = config.langfuse
+    if langfuse is None:
+        return []
+    try:
+        public = resolve(langfuse.public_key).get_secret_value()
+        secret = resolve(langfuse.secret_key).get_secret_value()
+    except SecretError as exc:
+        why = f"{exc}; runs are not traced"
+        return [Check("langfuse", "fail", why, "store the project's keys where the references point")]
+    try:
+        reply = httpx.get(
+            f"{langfuse.host}/api/public/projects", auth=(public, secret), timeout=langfuse.timeout
+        )
+    except httpx.HTTPError as exc:
+        why = f"not reachable at {langfuse.host} ({type(exc).__name__}); traces are dropped until it is"
+        return [Check("langfuse", "warn", why, "start Langfuse or fix langfuse.host")]
+    if reply.status_code in (401, 403):
+        why = f"{langfuse.host} refused the keys ({reply.status_code})"
+        return [Check("langfuse", "fail", why, "copy the project's API keys again (Settings → API Keys)")]
+    try:
+        projects = reply.json()["data"] if reply.status_code == 200 else None
+    except (ValueError, KeyError, TypeError):
+        projects = None
+    if not isinstance(projects, list):
+        why = f"{langfuse.host} answered {reply.status_code} but not as Langfuse's projects API"
+        return [Check("langfuse", "warn", why, "check langfuse.host points at Langfuse itself")]
+    names = ", ".join(str(p.get("name")) for p in projects if isinstance(p, dict)) or "?"
+    return [Check("langfuse", "ok", f"{langfuse.host} accepts the keys (project {names})")]
+
+
 Deferred = tuple[str, Callable[[], list[Check]]]
 
 
@@ -296,5 +328,6 @@ def run_checks(
         ("vault index", lambda: [check_vault(config, home)]),
         ("judge calibration", lambda: [check_judges(config, home)]),
         ("telegram", lambda: check_telegram(config)),
+        ("langfuse", lambda: check_langfuse(config)),
         *extra,
     ]

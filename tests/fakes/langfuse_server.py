@@ -1,4 +1,5 @@
-"""A loopback Langfuse: its OTLP/HTTP trace endpoint (protobuf, gzip or not) and its score endpoint.
+"""A loopback Langfuse: its OTLP/HTTP trace endpoint (protobuf, gzip or not), its score endpoint and the
+projects endpoint (which answers for a project's keys).
 
 Only the ingestion side of Langfuse's public API, as the Langfuse SDK speaks it: Basic auth with the
 project's public and secret key, ``x-langfuse-ingestion-version: 4`` on span exports, a JSON list of
@@ -28,6 +29,7 @@ __all__ = ["ExportedSpan", "FakeLangfuse"]
 
 TRACES = "/api/public/otel/v1/traces"
 SCORES = "/api/public/scores"
+PROJECTS = "/api/public/projects"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != self.server.fake.authorization:
+            return self._send(401, b'{"message": "Invalid credentials"}', "application/json")
+        if self.path == PROJECTS:
+            return self._send(200, b'{"data": [{"id": "loopback", "name": "tenure"}]}', "application/json")
+        self._send(404, b'{"message": "not found"}', "application/json")
 
     def do_POST(self) -> None:
         fake = self.server.fake

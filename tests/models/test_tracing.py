@@ -76,6 +76,27 @@ def test_the_config_table_is_checked():
             parse_config({"langfuse": bad})
 
 
+def test_doctor_checks_the_keys_against_langfuse(monkeypatch: pytest.MonkeyPatch, langfuse: FakeLangfuse):
+    from tenure.doctor import check_langfuse
+
+    for name, value in LANGFUSE_KEYS.items():
+        monkeypatch.setenv(name, value)
+    assert check_langfuse(parse_config({})) == []
+    [good] = check_langfuse(parse_config({"langfuse": {"host": langfuse.url}}))
+    assert (good.status, good.detail) == ("ok", f"{langfuse.url} accepts the keys (project tenure)")
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-wrong")
+    [refused] = check_langfuse(parse_config({"langfuse": {"host": langfuse.url}}))
+    assert refused.status == "fail" and "refused the keys (401)" in refused.detail
+    monkeypatch.delenv("LANGFUSE_SECRET_KEY")
+    [missing] = check_langfuse(parse_config({"langfuse": {"host": langfuse.url}}))
+    assert missing.status == "fail" and "LANGFUSE_SECRET_KEY is not set" in missing.detail
+    with FakeLangfuse() as gone:
+        url = gone.url
+    monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-loopback")
+    [dead] = check_langfuse(parse_config({"langfuse": {"host": url, "timeout": 1}}))
+    assert dead.status == "warn" and "traces are dropped until it is" in dead.detail
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_a_dispatch_turn_is_one_trace_with_its_requests_tool_call_and_fallback(
     tmp_path: Path, anthropic_server: FakeLLMServer, langfuse: FakeLangfuse
