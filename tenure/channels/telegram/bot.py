@@ -39,7 +39,7 @@ from tenure.channels.telegram.commands import COMMANDS, help_text, promotions_te
 from tenure.channels.telegram.format import split_message, to_html
 from tenure.channels.telegram.news import promotion_news
 from tenure.channels.telegram.turns import Reply, TurnRunner
-from tenure.config import ConfigError, TenureConfig, load_config
+from tenure.config import ConfigError, Env, TenureConfig, load_config
 from tenure.config_channels import TelegramConfig
 from tenure.store import ScoreLog
 from tenure.store.telegram import Entry, Ledger
@@ -85,6 +85,7 @@ class Gateway:
     ):
         self.telegram, self.config, self.turns, self.api_url = telegram, config, turns, api_url
         self.allowed = set(telegram.allowed_chats)
+        self._config_stamp = _stamp(Env().config_path)
         self.ledger = Ledger.for_home(home)
         self.log = ScoreLog.for_home(home)
         self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -174,7 +175,12 @@ class Gateway:
         self._claimed[update.update_id] = entry
 
     def _allowed_now(self, chat_id: int) -> bool:
-        """``tenure telegram allow`` edits the config file while the bot runs: read it again."""
+        """``tenure telegram allow`` edits the config file while the bot runs: read it again when it has
+        changed (a flood of strangers costs a ``stat`` each, not a parse)."""
+        stamp = _stamp(Env().config_path)
+        if stamp == self._config_stamp:
+            return False
+        self._config_stamp = stamp
         try:
             telegram = load_config().channels.telegram
         except ConfigError:  # a file broken while the bot runs: the allowlist it started with stands
@@ -318,3 +324,11 @@ class Gateway:
             entry = self._claimed.pop(update.update_id, None)
             if entry is not None:
                 await self._reply(entry, Reply(f"Sorry, that did not work: {context.error}"))
+
+
+def _stamp(path: Path) -> int | None:
+    """When the file last changed (``None``: it does not exist)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
