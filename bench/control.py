@@ -307,6 +307,7 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
     import pyarrow.parquet as pq
 
     from tenure.control import task_types
+    from tenure.control.judges import PROMPT_VERSION
     from tenure.store import SCHEMAS
 
     rng = np.random.default_rng(seed)
@@ -352,7 +353,7 @@ def generate_scores(root: Path, rows: int, segments: int, seed: int = 7) -> None
                 "source": np.full(n, "bench"),
                 "cost_usd": np.where(llm, 0.002, 0.0),
                 "ground_truth": np.full(n, "anthropic:claude-opus-4-6"),
-                "prompt_version": pa.array(np.where(llm, "2", ""), mask=~llm),
+                "prompt_version": pa.array(np.where(llm, PROMPT_VERSION, ""), mask=~llm),
                 "excluded": pa.nulls(n, pa.string()),
             },
             schema=SCHEMAS["scores"],
