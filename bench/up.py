@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,11 @@ if str(ROOT) not in sys.path:  # `python bench/up.py` puts bench/, not the repo 
     sys.path.insert(0, str(ROOT))
 
 from bench.report import Row, context_line, mark, positive, show  # noqa: E402
+from tests.e2e.stack import free_port  # noqa: E402
 
 LIBRARIES = ("prefect",)
 BIN = Path(sys.executable).parent
 TARGET_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> float:
@@ -57,7 +51,7 @@ def _bare_server(tmp: Path, env: dict[str, str]) -> float:
     """Seconds from ``prefect server start`` to a healthy API, on an empty ``PREFECT_HOME``."""
     from tenure.deployments.api import answers
 
-    port, home = _free_port(), tmp / "bare-prefect"
+    port, home = free_port(), tmp / "bare-prefect"
     home.mkdir()
     started = time.perf_counter()
     server = subprocess.Popen(
@@ -89,7 +83,7 @@ def _bare_server(tmp: Path, env: dict[str, str]) -> float:
 def _round(tmp: Path, env: dict[str, str]) -> dict[str, float]:
     home = tmp / "home"
     home.mkdir()
-    (home / "tenure.toml").write_text(f"[prefect]\nport = {_free_port()}\n")
+    (home / "tenure.toml").write_text(f"[prefect]\nport = {free_port()}\n")
     mine = {**env, "TENURE_HOME": str(home), "TENURE_CONFIG": str(home / "tenure.toml")}
     tenure = str(BIN / "tenure")
     times = {"bare": _bare_server(tmp, env)}
