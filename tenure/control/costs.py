@@ -19,7 +19,7 @@ from tenure.config import TenureConfig
 from tenure.store import ScoreLog
 from tenure.store.costs import Spend, gt_unit_costs, judge_spend, run_spend
 
-__all__ = ["METHOD", "By", "Ledger", "Line", "Month", "Saving", "ledger"]
+__all__ = ["METHOD", "By", "Day", "Ledger", "Line", "Month", "Saving", "by_day", "ledger"]
 
 By = Literal["model", "provider", "agent", "task_type", "day"]
 METHOD = (
@@ -88,6 +88,18 @@ class Ledger:
         return sum(s.saved_usd or 0.0 for s in self.savings)
 
 
+@dataclass(frozen=True)
+class Day:
+    """One UTC day of the ledger: what the runs and the judging cost, and what promotions saved."""
+
+    day: str
+    """YYYY-MM-DD."""
+    runs_usd: float
+    judging_usd: float
+    saved_usd: float
+    """The savings of the answers promoted models gave that day (priced like the ledger's)."""
+
+
 def _key(spend: Spend, by: By) -> str:
     if by == "model":
         return spend.served_by
@@ -150,3 +162,20 @@ def ledger(log: ScoreLog, config: TenureConfig, since: datetime, by: By = "model
         months=[Month(m, round(usd, 6), dict(config.costs.monthly)) for m, usd in sorted(months.items())],
         savings=_savings(runs, judged, units),
     )
+
+
+def by_day(log: ScoreLog, since: datetime) -> list[Day]:
+    """The ledger since ``since`` day by day (days with no runs and no judging are absent); the days'
+    savings add up to the ledger's."""
+    with log.reading() as reader:
+        runs = run_spend(reader, since)
+        judged = judge_spend(reader, since)
+        units = gt_unit_costs(reader)
+    days = []
+    for day in sorted({s.day for s in runs + judged}):
+        day_runs = [s for s in runs if s.day == day]
+        day_judged = [s for s in judged if s.day == day]
+        saved = sum(s.saved_usd or 0.0 for s in _savings(day_runs, day_judged, units))
+        days.append(Day(day, round(sum(s.usd for s in day_runs), 6), round(sum(s.usd for s in day_judged), 6),
+                        round(saved, 6)))  # fmt: skip
+    return days

@@ -31,6 +31,7 @@ from tenure.config import TenureConfig
 from tenure.control import task_types
 from tenure.control.gates import (
     Decision,
+    DriftDetector,
     FixedGate,
     JudgeError,
     SequentialGate,
@@ -48,9 +49,12 @@ __all__ = [
     "Reading",
     "calibrations",
     "canary_readings",
+    "drift_detector",
+    "evidence_gate",
     "gate_for",
     "judge_error",
     "primary_judge_kind",
+    "reads_passes",
     "shadow_readings",
 ]
 
@@ -99,6 +103,30 @@ def primary_judge_kind(task_type: str) -> JudgeKind:
 
 def gate_for(config: TenureConfig, task_type: str) -> FixedGate | SequentialGate:
     return gate_from_settings(config.task_type(task_type).gate)
+
+
+def reads_passes(judge_kind: str) -> bool:
+    """Whether the gates read a judge's pass/fail verdicts (an LLM judge, whose errors a calibration
+    measured as pass/fail rates) rather than its scores (every exact judge)."""
+    return judge_kind == "llm"
+
+
+def evidence_gate(
+    config: TenureConfig, task_type: str, calibration: CalibrationRow | None = None
+) -> FixedGate | SequentialGate:
+    """The gate evidence on ``task_type`` is read by: the type's, moved for the judge's measured errors
+    when the evidence is a calibrated LLM judge's verdicts."""
+    gate = gate_for(config, task_type)
+    return gate if calibration is None else corrected(gate, judge_error(calibration))
+
+
+def drift_detector(
+    config: TenureConfig, task_type: str, calibration: CalibrationRow | None = None
+) -> DriftDetector:
+    """The canary's drift test for ``task_type``: below the type's bar, moved for the judge's errors
+    when its verdicts come from a calibrated LLM judge."""
+    detector = make_drift_detector(bar=config.task_type(task_type).gate.bar)
+    return detector if calibration is None else corrected_drift(detector, judge_error(calibration))
 
 
 def calibrations(log: ScoreLog) -> dict[tuple[str, str | None, str], CalibrationRow]:
@@ -151,8 +179,8 @@ def _read(stream: ScoreTotals, config: TenureConfig, known: Calibrations) -> Rea
     why = _not_evidence(stream, config, known)
     if why is not None:
         return Reading(stream, "shown", None, why)
-    gate = gate_for(config, stream.task_type)
-    if stream.judge_kind != "llm":  # an exact judge: its scores, as they are
+    if not reads_passes(stream.judge_kind):  # an exact judge: its scores, as they are
+        gate = evidence_gate(config, stream.task_type)
         return Reading(
             stream,
             "evidence",
@@ -160,7 +188,7 @@ def _read(stream: ScoreTotals, config: TenureConfig, known: Calibrations) -> Rea
             runs_needed=gate.runs_needed(stream.total, stream.n),
         )
     calibration = known[(stream.judge, stream.prompt_version, stream.task_type)]
-    gate = corrected(gate, judge_error(calibration))
+    gate = evidence_gate(config, stream.task_type, calibration)
     high = judge_error(calibration).false_pass_high
     note = (
         f"{stream.passes}/{stream.n} passed; bar moved for false passes up to {high:.0%} "
@@ -202,7 +230,6 @@ def canary_readings(
     readings = []
     for task_type, (model, since) in promoted.items():
         primary = primary_judge_kind(task_type)
-        bar = config.task_type(task_type).gate.bar
         for stream in log.score_totals(
             after_demotion=False, source="canary", model=model, task_type=task_type, since=since
         ):
@@ -211,13 +238,9 @@ def canary_readings(
             if stream.excluded:
                 readings.append(Reading(stream, "shown", None, stream.excluded))
                 continue
-            detector = make_drift_detector(bar=bar)
-            total = stream.total
             calibration = known.get((stream.judge, stream.prompt_version, task_type))
-            if primary == "llm":
-                total = stream.passes
-                if calibration is not None:
-                    detector = corrected_drift(detector, judge_error(calibration))
+            total = stream.passes if reads_passes(primary) else stream.total
+            detector = drift_detector(config, task_type, calibration if reads_passes(primary) else None)
             note = f"canary scores since the promotion at {since:%Y-%m-%d %H:%M} UTC, bar {detector.bar:.3g}"
             readings.append(
                 Reading(stream, "canary", detector.assess(total, stream.n), note, calibration=calibration)
