@@ -19,6 +19,7 @@ PROBE = """
 import json, tenure
 from prefect.flows import load_flow_from_entrypoint
 from tenure.agents.workspace import TEMPLATES
+from tenure.analysis import notebook_path
 from tenure.deployments.deploy import specs
 from tenure.control.golden import load_golden
 from tenure.models.pricing import DEFAULT_PRICING, load_pricing
@@ -31,6 +32,7 @@ print(json.dumps({
     "vault_notes": len(list(data_path("vault").rglob("*.md"))),
     "deployments": {s.name: load_flow_from_entrypoint(s.entrypoint).name for s in specs()},
     "flow_files": sorted({load_flow_from_entrypoint(s.entrypoint).fn.__code__.co_filename for s in specs()}),
+    "notebook": str(notebook_path()),
 }))
 """
 
@@ -95,6 +97,12 @@ def test_the_installed_wheel_loads_its_data_and_runs_a_golden_eval_outside_the_c
     declared = yaml.safe_load((ROOT / "tenure" / "deployments" / "prefect.yaml").read_text())["deployments"]
     assert found["deployments"] == {d["name"]: d["name"] for d in declared} and len(declared) == 10
     assert all(Path(f).is_relative_to(installed) for f in found["flow_files"])
+    # the scores notebook ships inside the package (`tenure notebook` opens a copy of it)
+    notebook = Path(found["notebook"])
+    assert (
+        notebook.is_relative_to(installed)
+        and notebook.read_bytes() == (ROOT / "notebooks" / "scores.ipynb").read_bytes()
+    )
 
     golden = ("eval", "--golden", "--types", "classify", "--limit", "1")
     run = outside(installed, home, "-m", "tenure.cli", *golden, cwd=elsewhere)

@@ -2,8 +2,8 @@
 done by the flows and the domain packages.
 
 One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
-``demo``, ``service``, ``telegram``, ``inbox``, ``cost``), the shared rendering in ``render``; this module
-assembles the app.
+``demo``, ``service``, ``telegram``, ``inbox``, ``cost``, ``analysis``), the shared rendering in ``render``;
+this module assembles the app.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import typer
 
 from tenure.cli.agents import agents_app
+from tenure.cli.analysis import notebook, report
 from tenure.cli.ask import ask
 from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
 from tenure.cli.cost import cost
@@ -61,6 +62,8 @@ app.command()(promotions)
 app.command()(backtest)
 app.command()(cost)
 app.command()(review)
+app.command()(notebook)
+app.command()(report)
 app.add_typer(vault_app, name="vault")
 app.add_typer(agents_app, name="agents")
 app.add_typer(judge_app, name="judge")

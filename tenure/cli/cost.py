@@ -8,14 +8,17 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tenure.cli.common import load, out
 
-__all__ = ["cost"]
+if TYPE_CHECKING:  # the ledger's module loads DuckDB: only when a command runs
+    from tenure.control.costs import Ledger
+
+__all__ = ["cost", "ledger_tables", "since_time"]
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 
@@ -28,7 +31,7 @@ class Group(StrEnum):
     day = "day"
 
 
-def _since(text: str) -> datetime:
+def since_time(text: str) -> datetime:
     match = _SINCE.match(text)
     if not match:
         raise typer.BadParameter(f"{text!r}: use a number and d, h or m, e.g. 30d, 12h or 90m")
@@ -52,14 +55,20 @@ def cost(
     from tenure.control.costs import ledger
 
     rt = load()
-    book = ledger(rt.log, rt.config, _since(since), by.value)
+    book = ledger(rt.log, rt.config, since_time(since), by.value)
     if json_out:
         data = dataclasses.asdict(book) | {"runs_usd": book.runs_usd, "judging_usd": book.judging_usd,
                                            "saved_usd": book.saved_usd}  # fmt: skip
         sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
         return
+    for renderable in ledger_tables(book):
+        out.print(renderable)
+
+
+def ledger_tables(book: Ledger) -> list[Table | str]:
+    """The ledger as ``tenure cost`` prints it (and ``tenure report`` shows it): spend, months, savings."""
     spend = Table(
-        by.value, "calls", "spent", "unpriced calls", title=f"spend since {book.since:%Y-%m-%d %H:%M} UTC"
+        book.by, "calls", "spent", "unpriced calls", title=f"spend since {book.since:%Y-%m-%d %H:%M} UTC"
     )
     for line in book.lines:
         spend.add_row(line.key, str(line.calls), _usd(line.usd), str(line.unpriced or ""))
@@ -67,26 +76,23 @@ def cost(
     for line in book.judging:
         spend.add_row(f"judging: {line.key}", str(line.calls), _usd(line.usd), str(line.unpriced or ""))
     spend.add_row("[bold]judging[/bold]", "", f"[bold]{_usd(book.judging_usd)}[/bold]", "")
-    out.print(spend)
     months = Table("month", "API and judging", *(book.months[0].fixed if book.months else ()), "total",
                    title="per month")  # fmt: skip
     for m in book.months:
         months.add_row(m.month, _usd(m.variable_usd), *(_usd(v) for v in m.fixed.values()), _usd(m.total_usd))
-    out.print(months)
-    if book.savings:
-        columns = (
-            "task type",
-            "local answers",
-            "ground truth per task",
-            "pairs",
-            "spent",
-            "avoided",
-            "saved",
-        )
-        saved = Table(*columns, title="what promotions saved", caption=book.method)
-        for s in book.savings:
-            saved.add_row(s.task_type, str(s.answers), _usd(s.unit_usd), str(s.pairs), _usd(s.spent_usd),
-                          _usd(s.avoided_usd), _usd(s.saved_usd))  # fmt: skip
-        out.print(saved)
-    else:
-        out.print("no promoted task type answered in this window: nothing saved yet")
+    if not book.savings:
+        return [spend, months, "no promoted task type answered in this window: nothing saved yet"]
+    columns = (
+        "task type",
+        "local answers",
+        "ground truth per task",
+        "pairs",
+        "spent",
+        "avoided",
+        "saved",
+    )
+    saved = Table(*columns, title="what promotions saved", caption=book.method)
+    for s in book.savings:
+        saved.add_row(s.task_type, str(s.answers), _usd(s.unit_usd), str(s.pairs), _usd(s.spent_usd),
+                      _usd(s.avoided_usd), _usd(s.saved_usd))  # fmt: skip
+    return [spend, months, saved]

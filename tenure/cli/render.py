@@ -28,6 +28,7 @@ __all__ = [
     "render_scores",
     "render_table",
     "render_turn",
+    "scores_table",
 ]
 
 
@@ -98,9 +99,13 @@ def render_scores(rows: list[BoardRow], as_json: bool = False) -> None:
     if as_json:
         print_json_lines([asdict(r) for r in rows])
         return
+    out.print(scores_table(rows))
+
+
+def scores_table(rows: list[BoardRow]) -> Table | str:
+    """The scoreboard as ``tenure scores`` prints it (and ``tenure report`` shows it)."""
     if not rows:
-        out.print("no scores yet: run 'tenure eval --golden' or 'tenure demo'")
-        return
+        return "no scores yet: run 'tenure eval --golden' or 'tenure demo'"
     table = Table(
         title="scoreboard", caption="evidence: what the promotion gate reads; shown: nothing gates on it"
     )
@@ -113,7 +118,7 @@ def render_scores(rows: list[BoardRow], as_json: bool = False) -> None:
         style = _STATUS_STYLE.get(r.status, "dim" if r.use == "shown" else "")
         status = f"[{style}]{r.status}[/{style}]" if style else r.status
         failures = f"{r.judge_failures} judge failures" if r.judge_failures else ""
-        notes = [n for n in (r.detail, r.note, r.paused, failures) if n]
+        notes = list(dict.fromkeys(n for n in (r.detail, r.note, r.paused, failures) if n))
         bound = "-" if r.bound is None else f"{r.bound:.3f}"
         judge = r.judge + (" (canary)" if r.use == "canary" else "")
         table.add_row(
@@ -125,7 +130,7 @@ def render_scores(rows: list[BoardRow], as_json: bool = False) -> None:
             bound,
             status + (f": {'; '.join(notes)}" if notes else ""),
         )
-    out.print(table)
+    return table
 
 
 def render_table(columns: list[str], rows: list[tuple[Any, ...]], title: str | None = None) -> None:
