@@ -1,16 +1,21 @@
-"""Searching the vault index: hybrid (BM25 + vectors, reciprocal-rank fusion), vector or keyword.
+"""Searching the vault index: hybrid (BM25 + vectors, fused by rank), vector or keyword.
 
 Keyword search finds exact names and identifiers that embeddings blur; vector search finds notes
-that say the same thing in other words. Hybrid runs both and fuses their rankings with
-reciprocal-rank fusion (score = sum of 1/(60 + rank)), which needs no score calibration between
-the two. This is the function the agents' ``vault_search`` tool calls.
+that say the same thing in other words. Hybrid runs both, ranks notes (each by its best chunk) in each
+list, and fuses the ranks: reciprocal-rank fusion (a note scores the sum of 1/(60 + rank) over the
+lists), which needs no calibration between BM25 and cosine scores, plus a bonus for the first-ranked
+notes of either list, as qmd does. Plain RRF let a note that only BM25 ranked first (an exact ticket or
+invoice id that the vectors blur) sink below notes both lists ranked middling: it found 53 of 67
+exact-id notes in the top 5 where keyword search found all 67. With the bonus a first BM25 hit stays
+in the top 2: only the two lists' first notes get the largest bonus. This is the function the agents'
+``vault_search`` tool calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +23,15 @@ from tenure.memory.embed import embed, precision_of
 from tenure.memory.notes import file_digest
 from tenure.store.vault import ChunkMatch, Filters, Mode, NoteState, VaultStore
 
-__all__ = ["Hit", "search", "snippet"]
+__all__ = ["Hit", "fuse", "search", "snippet"]
 
 _WORD = re.compile(r"[\w'-]{3,}")
 MAX_FETCH = 1024
 """Chunks fetched at most when looking for ``k`` different notes."""
+RRF_K = 60
+TOP_BONUS = (0.05, 0.02, 0.02)
+"""Added to a note ranked 1st, 2nd or 3rd in either list (qmd's values): larger than any RRF
+difference (at most 2/61), so a list's first note stays in the top 2 whatever the other list says."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,30 @@ def _stale(vault: Path | None, state: NoteState | None, path: str) -> bool:
     return file_digest(vault / path) != state.digest
 
 
+def _best_per_note(matches: list[ChunkMatch]) -> list[ChunkMatch]:
+    """Each note once, by its best chunk, best first: k hits are k different notes."""
+    best: dict[str, ChunkMatch] = {}
+    for match in matches:
+        best.setdefault(match.path, match)
+    return list(best.values())
+
+
+def fuse(rankings: list[list[ChunkMatch]]) -> list[ChunkMatch]:
+    """Notes ranked in several lists, fused: the sum of 1/(RRF_K + rank) plus ``TOP_BONUS`` for the
+    note's best rank; each note is shown by its chunk from the list that ranked it highest."""
+    score: dict[str, float] = {}
+    shown: dict[str, tuple[int, ChunkMatch]] = {}
+    for ranking in rankings:
+        for rank, match in enumerate(ranking, 1):
+            score[match.path] = score.get(match.path, 0.0) + 1 / (RRF_K + rank)
+            if match.path not in shown or rank < shown[match.path][0]:
+                shown[match.path] = (rank, match)
+    for path, (rank, _) in shown.items():
+        score[path] += TOP_BONUS[rank - 1] if rank <= len(TOP_BONUS) else 0.0
+    order = sorted(score, key=lambda path: (-score[path], shown[path][0]))
+    return [replace(shown[path][1], score=score[path]) for path in order]
+
+
 def search(
     store: VaultStore,
     query: str,
@@ -103,16 +136,16 @@ def search(
     precision = precision_of(last.model if last else None)  # the query is embedded as the index was
     vector = embed([query], precision=precision)[0] if mode != "keyword" else None
     filters = Filters(tuple(folders), since, until, tuple(tags))
+    lists = ("keyword", "vector") if mode == "hybrid" else (mode,)
     fetch = k * 4  # chunks per note vary: widen the net until k different notes are in it
     while True:
-        matches = store.search(mode, query, vector, fetch, filters)
-        best: dict[str, ChunkMatch] = {}
-        for match in matches:  # the best chunk of each note: k hits are k different notes
-            best.setdefault(match.path, match)
-        if len(best) >= k or len(matches) < fetch or fetch >= MAX_FETCH:
+        found = [store.search(m, query, vector, fetch, filters) for m in lists]
+        ranked = [_best_per_note(matches) for matches in found]
+        best = ranked[0] if len(ranked) == 1 else fuse(ranked)
+        if len(best) >= k or all(len(m) < fetch for m in found) or fetch >= MAX_FETCH:
             break
         fetch *= 4
-    chosen = list(best.values())[:k]
+    chosen = best[:k]
     vault = Path(last.vault) if last else None
     paths = sorted({m.path for m in chosen})
     states = store.note_states(paths)

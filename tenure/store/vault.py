@@ -35,7 +35,6 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, BTree, IvfHnswSq
-from lancedb.rerankers import RRFReranker
 
 __all__ = [
     "ChunkMatch",
@@ -114,6 +113,7 @@ class IndexPass:
 class ChunkMatch:
     """A chunk a search returned, with its score (higher is better)."""
 
+    id: str
     path: str
     title: str
     headings: list[str]
@@ -203,7 +203,7 @@ class Filters:
         return " AND ".join(parts) or None
 
 
-_HIT_COLUMNS = ["path", "title", "headings", "text", "note_date", "tags"]
+_HIT_COLUMNS = ["id", "path", "title", "headings", "text", "note_date", "tags"]
 
 
 class IndexBusy(RuntimeError):
@@ -381,35 +381,31 @@ class VaultStore:
         return 0 if chunks is None else chunks.count_rows()
 
     def search(
-        self, mode: Mode, text: str, vector: np.ndarray | None, k: int, filters: Filters = Filters()
+        self,
+        mode: Literal["keyword", "vector"],
+        text: str,
+        vector: np.ndarray | None,
+        k: int,
+        filters: Filters = Filters(),
     ) -> list[ChunkMatch]:
-        """The top ``k`` chunks, best first, for the chosen mode."""
+        """The top ``k`` chunks, best first, by BM25 (keyword) or cosine similarity (vector); hybrid
+        search fuses the two rankings (``tenure.memory.search``)."""
         chunks = self._table("chunks")
         if chunks is None:
             return []
         if mode == "keyword":
             query = chunks.search(text, query_type="fts", fts_columns="content")
-        elif mode == "vector":
-            query = chunks.search(vector, query_type="vector").distance_type("cosine")
         else:
-            query = (
-                chunks.search(query_type="hybrid", fts_columns="content")
-                .vector(vector)
-                .text(text)
-                .distance_type("cosine")
-                .rerank(RRFReranker())
-            )
-        if mode != "keyword":
             # HNSW's default beam (1.5 × k) missed exact neighbours; this beam plus re-ranking the top
             # 2k with full vectors agreed with exact search on 50/50 queries at +2 ms (110k vectors)
+            query = chunks.search(vector, query_type="vector").distance_type("cosine")
             query = query.ef(max(256, 2 * k)).refine_factor(2)
         if where := filters.sql():
             query = query.where(where, prefilter=True)
-        score = {"keyword": "_score", "vector": "_distance", "hybrid": "_relevance_score"}[mode]
-        if mode != "hybrid":  # (a hybrid query passes its selection to both halves, which then lack a score)
-            query = query.select([*_HIT_COLUMNS, score])
+        score = "_score" if mode == "keyword" else "_distance"
         return [
             ChunkMatch(
+                id=row["id"],
                 path=row["path"],
                 title=row["title"],
                 headings=list(row["headings"] or ()),
@@ -418,5 +414,5 @@ class VaultStore:
                 tags=list(row["tags"] or ()),
                 score=1.0 - row["_distance"] if mode == "vector" else row[score],
             )
-            for row in query.limit(k).to_list()
+            for row in query.select([*_HIT_COLUMNS, score]).limit(k).to_list()
         ]
