@@ -646,7 +646,7 @@ def quality_benchmark(tmp: Path) -> list[Row]:
             "(a) hybrid, sample vault (int8)",
             result(int8["hybrid"]),
             f"{mark(met)} recall@5 ≥ max(keyword, vector) = {best_single:.3f}",
-            kinds(int8["hybrid"]) + "; BM25 and vector results fused by LanceDB's RRFReranker",
+            kinds(int8["hybrid"]) + "; BM25 and vector note ranks fused: reciprocal rank + top-3 bonus",
         ),
         Row(
             "(a) vector, float32 model (baseline)",
