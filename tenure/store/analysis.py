@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenure.store.log import _SINCE_DEMOTION, ScoreLog
+from tenure.store.log import ScoreLog, score_filter
 
 __all__ = ["ProviderAttempts", "ScorePoint", "provider_attempts", "score_series"]
 
@@ -42,25 +42,13 @@ def score_series(
     since: datetime | None = None,
 ) -> list[ScorePoint]:
     """The ``ok`` scores ``ScoreLog.score_totals`` sums, filtered the same way, one by one, oldest first."""
-    where, params = [], []
-    for clause, value in (
-        ("s.source = ?", source),
-        ("s.source <> ?", exclude_source),
-        ("s.candidate = ?", model),
-        ("s.task_type = ?", task_type),
-        ("s.ts > ?", since),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if after_demotion:
-        where.append("(d.since IS NULL OR s.ts > d.since)")
+    join, where, params = score_filter(after_demotion, source, exclude_source, model, task_type, since)
     _, rows = log.query(
         f"""
         SELECT s.ts, s.candidate, s.task_type, s.judge, s.judge_kind, s.prompt_version, s.excluded,
                s.score, s.passed
-        FROM scores s {_SINCE_DEMOTION if after_demotion else ""}
-        WHERE s.status = 'ok' AND s.score IS NOT NULL {"".join(f" AND {w}" for w in where)}
+        FROM scores s {join}
+        WHERE s.status = 'ok' AND s.score IS NOT NULL {where}
         ORDER BY s.ts, s.score_id
         """,
         params,

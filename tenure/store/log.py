@@ -111,6 +111,33 @@ _SINCE_DEMOTION = """
 """
 
 
+def score_filter(
+    after_demotion: bool,
+    source: str | None = None,
+    exclude_source: str | None = None,
+    model: str | None = None,
+    task_type: str | None = None,
+    since: datetime | None = None,
+) -> tuple[str, str, list[Any]]:
+    """Which ``scores s`` rows the evidence reads, as (join, `` AND …`` conditions, parameters):
+    ``after_demotion`` keeps only scores newer than the candidate's last demotion for the type;
+    ``source`` keeps one source, ``exclude_source`` drops one; ``since`` keeps newer scores only."""
+    where, params = [], []
+    for clause, value in (
+        ("s.source = ?", source),
+        ("s.source <> ?", exclude_source),
+        ("s.candidate = ?", model),
+        ("s.task_type = ?", task_type),
+        ("s.ts > ?", since),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if after_demotion:
+        where.append("(d.since IS NULL OR s.ts > d.since)")
+    return _SINCE_DEMOTION if after_demotion else "", "".join(f" AND {w}" for w in where), params
+
+
 class ScoreLog:
     """Append typed rows as segments; read them through DuckDB views (``runs``, ``scores``, ``events``,
     ``confidence``) or the named queries below, which are the only SQL the rest of tenure runs."""
@@ -358,27 +385,9 @@ class ScoreLog:
         task_type: str | None = None,
         since: datetime | None = None,
     ) -> list[ScoreTotals]:
-        """``ok`` scores summed per candidate × task type × judge, filtered as asked.
-
-        ``after_demotion`` keeps only scores newer than the candidate's last demotion for the type;
-        ``source`` keeps one source, ``exclude_source`` drops one; ``since`` keeps newer scores only."""
-        where, params = [], []
-        for clause, value in (
-            ("s.source = ?", source),
-            ("s.source <> ?", exclude_source),
-            ("s.candidate = ?", model),
-            ("s.task_type = ?", task_type),
-            ("s.ts > ?", since),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        if after_demotion:
-            where.append("(d.since IS NULL OR s.ts > d.since)")
-        sql = _TOTALS.format(
-            join=_SINCE_DEMOTION if after_demotion else "", where="".join(f" AND {w}" for w in where)
-        )
-        _, rows = self.query(sql, params)
+        """``ok`` scores summed per candidate × task type × judge, filtered as ``score_filter`` says."""
+        join, where, params = score_filter(after_demotion, source, exclude_source, model, task_type, since)
+        _, rows = self.query(_TOTALS.format(join=join, where=where), params)
         return [
             ScoreTotals(m, t, j, k, v, x, n, float(total or 0.0), passes, std, last)
             for m, t, j, k, v, x, n, total, passes, std, last in rows
