@@ -173,9 +173,9 @@ def tag_trace(*, session: str | None = None) -> None:
 
 
 def current_ids() -> tuple[str | None, str | None]:
-    """The current trace and span ids in hex, or ``(None, None)`` outside a recorded span."""
+    """The current trace and span ids in hex, or ``(None, None)`` outside a recorded (sampled) span."""
     context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
+    if not context.is_valid or not context.trace_flags.sampled:  # sampled out: no trace to link to
         return None, None
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
 

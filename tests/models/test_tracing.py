@@ -231,6 +231,18 @@ def test_with_langfuse_off_nothing_is_loaded_or_exported(
     assert langfuse.payloads == []
 
 
+def test_a_run_sampled_out_has_no_trace_id_and_exports_nothing(
+    tmp_path: Path, anthropic_server: FakeLLMServer, langfuse: FakeLangfuse
+):
+    anthropic_server.push(ok("unsampled"))
+    config = team_config(anthropic_server, langfuse.url, "sample_rate = 0.0\n")
+    run = python(tmp_path / "home", config, "-c", OFF)
+    assert run.returncode == 0, run.stderr[-3000:]
+    facts = json.loads(run.stdout)
+    assert facts["output"] == "unsampled" and facts["on"] and facts["trace_id"] is None
+    assert [p for p in langfuse.payloads if p] == []  # the exporter flushed at exit: no span to send
+
+
 def test_a_dead_langfuse_never_fails_a_call(tmp_path: Path, anthropic_server: FakeLLMServer):
     """Langfuse configured but not listening: the answer comes back, the exit is clean, the record still
     has its trace id (the spans are dropped by the exporter after its timeout)."""
