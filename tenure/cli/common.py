@@ -1,9 +1,12 @@
-"""What every command shares: the two consoles, loading the runtime, and failing with one clear line."""
+"""What every command shares: the two consoles, loading the runtime, durations as options, and failing
+with one clear line."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from datetime import timedelta
 from typing import NoReturn
 
 import typer
@@ -13,10 +16,20 @@ from rich.text import Text
 from tenure.config import ConfigError, PrefectConfig
 from tenure.runtime import Runtime, runtime
 
-__all__ = ["err", "fail", "load", "out"]
+__all__ = ["duration", "err", "fail", "load", "out"]
 
 out = Console()
 err = Console(stderr=True)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def duration(text: str) -> timedelta:
+    """An option's span of time: a number and m, h or d (``90m``, ``24h``, ``30d``, ``1.5h``)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise typer.BadParameter(f"{text!r}: use a number and d, h or m, e.g. 30d, 24h or 90m")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def load() -> Runtime:

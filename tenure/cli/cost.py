@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from tenure.cli.common import load, out
+from tenure.cli.common import duration, load, out
 
 if TYPE_CHECKING:  # the ledger's module loads DuckDB: only when a command runs
     from tenure.control.costs import Ledger
 
 __all__ = ["cost", "ledger_tables", "since_time"]
-
-_SINCE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 
 
 class Group(StrEnum):
@@ -32,11 +29,8 @@ class Group(StrEnum):
 
 
 def since_time(text: str) -> datetime:
-    match = _SINCE.match(text)
-    if not match:
-        raise typer.BadParameter(f"{text!r}: use a number and d, h or m, e.g. 30d, 12h or 90m")
-    unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}[match.group(2)]
-    return datetime.now(UTC) - int(match.group(1)) * unit
+    """The start of a ``--since`` window (``30d``: thirty days ago)."""
+    return datetime.now(UTC) - duration(text)
 
 
 def _usd(value: float | None) -> str:

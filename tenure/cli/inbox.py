@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import ssl
 import sys
 import time
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tenure.cli.common import err, fail, load, out
+from tenure.cli.common import duration, err, fail, load, out
 from tenure.cli.render import print_json_lines, render_table
 from tenure.config import Env
 
@@ -32,7 +31,6 @@ NOT_CONFIGURED = (
     "no [channels.imap] table in {path}; add one (README → Email triage), e.g.\n"
     '  [channels.imap]\n  username = "me@proton.me"\n  password = "op://Private/Proton Bridge/password"'
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
 
 
 def _settings(rt: Runtime) -> ImapConfig:
@@ -43,10 +41,7 @@ def _settings(rt: Runtime) -> ImapConfig:
 
 
 def _hours(text: str) -> float:
-    match = _DURATION.match(text)
-    if not match:
-        raise typer.BadParameter(f"{text!r}: use a number and m, h or d, e.g. 90m, 24h or 7d")
-    return float(match.group(1)) * {"m": 1 / 60, "h": 1.0, "d": 24.0}[match.group(2)]
+    return duration(text).total_seconds() / 3600
 
 
 def _one_pass(settings: ImapConfig, limit: int | None) -> list[TriageRow]:
