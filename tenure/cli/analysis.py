@@ -94,7 +94,13 @@ def report(
         shown = main_figures(reader, rt.config, start)
     tables = [("Scoreboard", _html(scores_table(rows))), ("Ledger", _html(*ledger_tables(book)))]
     text = page("tenure report", f"score log: {rt.log.root}", tables, shown)
-    out_path.write_text(text, encoding="utf-8")
+    try:  # whole or not at all: a page being rewritten is never seen half-written
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = out_path.with_name(f".{out_path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(out_path)
+    except OSError as exc:
+        fail(f"cannot write {out_path}: {exc.strerror or exc}; choose another --out")
     out.print(
         f"wrote {out_path}: the scoreboard, the ledger and {len(shown)} figures ({len(text) // 1024} KB)"
     )
