@@ -9,13 +9,12 @@ the server serves, Debian's chromium (`.ci/run` installs it). The screenshot of 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.browser import browse
 from tests.e2e.stack import BIN, ours, run_ok
 from tests.fakes.langfuse_server import FakeLangfuse
 
@@ -25,32 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    pytest.fail("no chromium on PATH: `apt-get install chromium` (.ci/run installs it)")
-
-
-def _browse(url: str, *action: str, profile: Path) -> str:
-    """Load ``url`` in headless Chromium until the page's own requests settle, then run ``action``
-    (``--dump-dom`` or ``--screenshot=…``); returns stdout (the rendered DOM for ``--dump-dom``)."""
-    shutil.rmtree(profile, ignore_errors=True)  # a fresh profile: nothing cached from a former load
-    argv = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}", "--window-size=1400,1000", "--run-all-compositor-stages-before-draw",
-        "--virtual-time-budget=30000", *action, url,
-    ]  # fmt: skip
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=180)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout
-
-
 def _rendered(url: str, text: str, profile: Path) -> str:
     """The rendered DOM of ``url`` once it shows ``text`` (a freshly started UI may need a second load)."""
     dom = ""
     for _ in range(3):
-        dom = _browse(url, "--dump-dom", profile=profile)
+        dom = browse(url, "--dump-dom", profile=profile)
         if text in dom:
             break
     return dom
@@ -107,7 +85,7 @@ def _up_turn_status_ui_down(home: dict[str, str], langfuse: FakeLangfuse) -> Non
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "runs-page.png"
     screenshot.unlink(missing_ok=True)
-    _browse(f"{ui}/runs", f"--screenshot={screenshot}", profile=profile)
+    browse(f"{ui}/runs", f"--screenshot={screenshot}", profile=profile)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     stopped = run_ok(home, tenure, "down")
