@@ -61,7 +61,7 @@ DEFAULT_CHAIN = (
 ChainName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 TaskTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 """A task type's name; which names exist is the registry's to say (``tenure.control.task_types``)."""
-EmbedPrecision = Literal["int8", "float32"]
+EmbedPrecision = Literal["onnx-int8", "int8", "float32"]
 
 
 class Env(BaseSettings):
@@ -269,9 +269,11 @@ class VaultConfig(Strict):
     """Chunks embedded and written per batch (one Prefect task each)."""
     ann_min_chunks: Annotated[int, Field(ge=1000)] = 50_000
     """From this many chunks on, vectors get an approximate (IVF-HNSW) index; below it search is exact."""
-    precision: EmbedPrecision = "int8"
-    """The embedder's precision: int8 (about twice the speed, same recall) or float32. Changing it makes
-    the next pass re-embed the whole vault: an index holds vectors of one embedder."""
+    precision: EmbedPrecision = "onnx-int8"
+    """The embedder: onnx-int8 (ONNX Runtime, int8 weights, exported from the packaged model at first use;
+    a search loads it in a fraction of a second), int8 (PyTorch dynamic quantization; the fallback where
+    ONNX Runtime is unavailable) or float32 (the model as shipped). Changing it makes the next pass
+    re-embed the whole vault: an index holds vectors of one embedder."""
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> VaultConfig:
