@@ -133,11 +133,10 @@ def _redacted(*, params: MaskOtelSpansParams) -> MaskOtelSpansResult | None:
 
     patches = {}
     for key, data in params.spans.items():
-        changed = {
-            name: redact(value)
-            for name, value in (data.attributes or {}).items()
-            if isinstance(value, str) and redact(value) != value
-        }
+        changed = {}
+        for name, value in (data.attributes or {}).items():
+            if isinstance(value, str) and (clean := redact(value)) != value:
+                changed[name] = clean
         if changed:
             patches[key] = OtelSpanPatch(set_attributes=changed)
     return MaskOtelSpansResult(span_patches=patches) if patches else None
