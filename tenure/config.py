@@ -47,6 +47,7 @@ __all__ = [
     "VaultConfig",
     "load_config",
     "parse_config",
+    "ui_url",
 ]
 
 DEFAULT_CHAIN = (
@@ -250,6 +251,11 @@ class PrefectConfig(Strict):
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.port}/api"
+
+
+def ui_url(api_url: str) -> str:
+    """The UI's address for an API address (the server serves both; the API under ``/api``)."""
+    return api_url.rstrip("/").removesuffix("/api")
 
 
 class VaultConfig(Strict):

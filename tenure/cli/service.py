@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tenure.cli.common import err, fail, load, out
+from tenure.config import ui_url
 
 if TYPE_CHECKING:
     from tenure.deployments.services import Outcome, Platform, Service
@@ -104,7 +105,7 @@ def _notes(svcs: Sequence[Service], platform: Platform) -> None:
             "name: stop it first[/dim]"
         )
     else:
-        address = svcs[0].env["PREFECT_API_URL"].removesuffix("/api")
+        address = ui_url(svcs[0].env["PREFECT_API_URL"])
         out.print(
             f"[dim]a [bold]tenure up[/bold] session uses the same address ({address}): stop it first[/dim]"
         )

@@ -7,7 +7,7 @@ import os
 
 import httpx
 
-from tenure.config import PrefectConfig
+from tenure.config import PrefectConfig, ui_url
 
 __all__ = ["answers", "api_url", "ui_url"]
 
@@ -24,8 +24,3 @@ def answers(url: str, timeout: float = 2.0) -> bool:
         return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def ui_url(url: str) -> str:
-    """The UI's address for an API address (the server serves both; the API under ``/api``)."""
-    return url.rstrip("/").removesuffix("/api")

@@ -13,6 +13,8 @@ import os
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor
 
+from tenure.config import ui_url
+
 __all__ = ["FlowRunLinks", "prefect_ui_url"]
 
 
@@ -21,7 +23,7 @@ def prefect_ui_url() -> str | None:
     if ui := os.environ.get("PREFECT_UI_URL"):
         return ui.rstrip("/")
     if api := os.environ.get("PREFECT_API_URL"):
-        return api.rstrip("/").removesuffix("/api")
+        return ui_url(api)
     return None
 
 
