@@ -271,8 +271,10 @@ class VaultConfig(Strict):
     """Characters a chunk repeats from the end of the one before it in the same section."""
     max_note_bytes: Annotated[int, Field(ge=1000)] = 2_000_000
     """Longer notes are truncated to this size, with a warning naming the file."""
-    batch_chunks: Annotated[int, Field(ge=1)] = 256
-    """Chunks embedded and written per batch (one Prefect task each)."""
+    batch_chunks: Annotated[int, Field(ge=1)] = 1024
+    """Chunks embedded and written per batch (one Prefect task and one commit each). Each commit scans the
+    table, so small batches cost more as the index grows: 256 took 75 s of store time on a 110k-chunk
+    pass, 1024 takes 19 s."""
     ann_min_chunks: Annotated[int, Field(ge=1000)] = 50_000
     """From this many chunks on, vectors get an approximate (IVF-HNSW) index; below it search is exact."""
     precision: EmbedPrecision = "onnx-int8"

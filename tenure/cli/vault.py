@@ -104,16 +104,19 @@ def vault_search(
     store = VaultStore.for_home(load().home)
     if not store.exists():
         fail(f"no vault index at {store.root}: run tenure vault index PATH first", 1)
-    hits = search(
-        store,
-        query,
-        k,
-        mode=mode.value,
-        folders=tuple(folder or ()),
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        tags=tuple(tag or ()),
-    )
+    try:
+        hits = search(
+            store,
+            query,
+            k,
+            mode=mode.value,
+            folders=tuple(folder or ()),
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            tags=tuple(tag or ()),
+        )
+    except ValueError as exc:
+        fail(str(exc), 2)
     render_hits(hits, json_out)
 
 

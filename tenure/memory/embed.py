@@ -16,6 +16,9 @@ model as shipped; the heuristic judge uses it so its scores stay comparable with
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import os
 import threading
@@ -29,7 +32,7 @@ import numpy as np
 
 from tenure.config import EmbedPrecision, Env
 
-__all__ = ["DIM", "MODEL", "PRECISIONS", "embed", "embedder_name", "precision_of"]
+__all__ = ["DIM", "MODEL", "PRECISIONS", "embed", "embedder_name", "precision_of", "release"]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +141,13 @@ def embed(texts: list[str], *, precision: EmbedPrecision = ONNX, batch_size: int
         return np.zeros((0, DIM), dtype=np.float32)
     encoder = _encoder(precision)
     return encoder.encode(texts, batch_size or (8 if encoder.precision == ONNX else 32))
+
+
+def release() -> None:
+    """Forget the loaded embedders and hand freed heap back to the OS (glibc's ``malloc_trim``; nothing
+    more elsewhere): an index pass calls it before building the vector index, which needs the room."""
+    with _lock:
+        _loaded.clear()
+    gc.collect()
+    if (libc := ctypes.util.find_library("c")) and hasattr(lib := ctypes.CDLL(libc), "malloc_trim"):
+        lib.malloc_trim(0)

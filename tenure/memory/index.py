@@ -92,6 +92,9 @@ def plan(root: Path, store: VaultStore, config: VaultConfig, *, full: bool = Fal
             f"the index was made by {made_by}, vault.precision asks for {wanted}: re-embedding all"
         )
         full = True
+    if store.outdated() and not full:
+        warnings.append("the index was written by an older tenure in another layout: rebuilding it")
+        full = True
     states = {} if full else store.note_states()
     todo, unchanged = [], 0
     on_disk = set()
@@ -208,8 +211,6 @@ def index_batch(
                 content_hash=c.content_hash,
                 note_date=item.date,
                 tags=list(item.tags),
-                mtime_ns=item.mtime_ns,
-                indexed_at=now,
             )
             for c in pieces
         ]

@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tenure.config import VaultConfig
+from tenure.memory.embed import release
 from tenure.memory.index import Plan, Report, finished_pass, index_batch, plan, remove_deleted, start_pass
 from tenure.memory.notes import FileState
 from tenure.store.vault import NoteState, VaultStore
@@ -52,6 +53,7 @@ def finish_pass(
 ) -> Report:
     """Remove deleted notes, refresh the full-text and vector indexes, record the pass."""
     report += remove_deleted(vault_plan, store)
+    release()  # the model's memory goes to the index builds (a 10k-note pass peaked at the HNSW build)
     store.refresh(config.ann_min_chunks)
     store.record_run(finished_pass(vault_plan, report, config, started=started))
     return report
