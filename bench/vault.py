@@ -9,10 +9,11 @@ Measured in one run, each against a baseline taken in the same run:
 * (a) quality on the shipped sample vault (``tenure/data/vault``, labelled queries in
   ``tenure/data/vault_queries.jsonl``):
   note-level recall@5 and nDCG@10 of ``search()`` in keyword, vector and hybrid mode over an index built
-  by the real ``vault_embed`` flow, against the same index and search with the float32 model;
+  by the real ``vault_embed`` flow with the default embedder (onnx-int8), against the same with PyTorch
+  int8 (the default before #16) and float32;
 * (b) a full index of a generated vault (default 10,000 notes, ≥ 100,000 chunks) through ``vault_embed`` in
-  a child process: wall time, chunks/s and peak RSS, against raw ``embed()`` throughput (int8 and float32)
-  on a sample of the same chunk texts;
+  a child process: wall time, chunks/s, disk and peak RSS, against raw ``embed()`` throughput of the three
+  embedders on a sample of the same chunk texts;
 * (c) incremental passes on that index (1% of the notes edited, and no change at all), against the full
   index time;
 * (d) ``search()`` latency p50/p95 per mode over generated queries on that index, against the query
@@ -57,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/vault.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
-LIBRARIES = ("lancedb", "pyarrow", "torch", "sentence-transformers", "prefect")
+LIBRARIES = ("lancedb", "pyarrow", "onnxruntime", "torch", "sentence-transformers", "prefect")
 
 from bench.report import Row, context_line, mark, positive, show  # noqa: E402
 from tenure.resources import data_path  # noqa: E402
@@ -818,18 +819,17 @@ def ann_benchmark(index: Path, queries: list[str]) -> Row:
     agreement: list[float] = []
     ann_ms: list[float] = []
     exact_ms: list[float] = []
-    columns = ["path", "headings", "text", "_distance"]
+    columns = ["id", "_distance"]
     for query in queries:
         vector = embed([query])[0]
 
-        def ann(query: str = query, vector: Any = vector) -> set[tuple[Any, ...]]:
+        def ann(query: str = query, vector: Any = vector) -> set[str]:
             matches = store.search("vector", query, vector, 10)  # the index, as search() queries it
-            return {(m.path, tuple(m.headings), m.text) for m in matches}
+            return {m.id for m in matches}
 
-        def exact(vector: Any = vector) -> set[tuple[Any, ...]]:
+        def exact(vector: Any = vector) -> set[str]:
             q = table.search(vector, query_type="vector").distance_type("cosine").bypass_vector_index()
-            rows = q.select(columns).limit(10).to_list()
-            return {(r["path"], tuple(r["headings"] or ()), r["text"]) for r in rows}
+            return {r["id"] for r in q.select(columns).limit(10).to_list()}
 
         ann()  # warm this query's pages for both paths
         exact()

@@ -98,10 +98,12 @@ def vault_search(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per hit, for scripts.")] = False,
 ) -> None:
     """Search the vault index; a hit marked [yellow]changed since indexed[/yellow] should be re-read."""
+    from tenure.config import Env
     from tenure.memory.search import search
     from tenure.store.vault import VaultStore
 
-    store = VaultStore.for_home(load().home)
+    # only the home: a search reads the index, runs no flow and needs no config (a cold search is short)
+    store = VaultStore.for_home(Env().home)
     if not store.exists():
         fail(f"no vault index at {store.root}: run tenure vault index PATH first", 1)
     try:

@@ -7,18 +7,22 @@ atomic Parquet segment; ``connect()`` gives an in-memory DuckDB with the views `
 merges segments without losing or duplicating rows.
 """
 
-from tenure.store.log import SCHEMAS, CompactionReport, JudgedPair, ScoreLog, ScoreTotals
-from tenure.store.rows import (
-    CalibrationRow,
-    EventRow,
-    HumanLabelRow,
-    Row,
-    RowError,
-    RunRow,
-    ScoreRow,
-    TriageRow,
-    new_id,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tenure.store.log import SCHEMAS, CompactionReport, JudgedPair, ScoreLog, ScoreTotals
+    from tenure.store.rows import (
+        CalibrationRow,
+        EventRow,
+        HumanLabelRow,
+        Row,
+        RowError,
+        RunRow,
+        ScoreRow,
+        TriageRow,
+        new_id,
+    )
 
 __all__ = [
     "SCHEMAS",
@@ -36,3 +40,12 @@ __all__ = [
     "TriageRow",
     "new_id",
 ]
+_LOG = {"SCHEMAS", "CompactionReport", "JudgedPair", "ScoreLog", "ScoreTotals"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the log (DuckDB) on first use, not with the package: ``tenure vault search`` imports
+    ``tenure.store.vault`` and never reads the log (it cost a cold search 90 ms)."""
+    if name in __all__:
+        return getattr(import_module("tenure.store.log" if name in _LOG else "tenure.store.rows"), name)
+    raise AttributeError(f"module 'tenure.store' has no attribute {name!r}")

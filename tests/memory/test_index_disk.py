@@ -82,7 +82,7 @@ def test_an_index_in_the_old_layout_is_rebuilt_by_the_next_pass(vault: Path, tmp
     index(vault, store)
     _table(store).drop_columns(["text_start"])  # what an index written before text_start lacks
 
-    with pytest.raises(ValueError, match="older tenure.*tenure vault index --full"):
+    with pytest.raises(ValueError, match=r"older tenure.*tenure vault index --full"):
         search(store, "Okavango", k=1)
     report = index(vault, store)
     assert any("older tenure" in w for w in report["warnings"])
