@@ -132,11 +132,6 @@ def search(
         raise ValueError(f"k must be at least 1 (got {k})")
     if mode not in ("hybrid", "vector", "keyword"):
         raise ValueError(f"unknown search mode {mode!r}; expected hybrid, vector or keyword")
-    if store.outdated():
-        raise ValueError(
-            f"the vault index at {store.root} was written by an older tenure: "
-            "rebuild it with tenure vault index --full (the nightly vault_embed does it too)"
-        )
     last = store.last_run()
     precision = precision_of(last.model if last else None)  # the query is embedded as the index was
     vector = embed([query], precision=precision)[0] if mode != "keyword" else None

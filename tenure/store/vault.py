@@ -342,6 +342,11 @@ class VaultStore:
         search fuses the two rankings (``tenure.memory.search``)."""
 
         def run(chunks: Any) -> list[dict[str, Any]]:
+            if "text_start" not in chunks.schema.names:  # the table is open: no second look (outdated())
+                raise ValueError(
+                    f"the vault index at {self.root} was written by an older tenure: "
+                    "rebuild it with tenure vault index --full (the nightly vault_embed does it too)"
+                )
             if mode == "keyword":
                 query = chunks.search(text, query_type="fts", fts_columns="content")
             else:
