@@ -1,4 +1,5 @@
-"""Benchmarks for the vault's embedders: PyTorch int8 (the default until ONNX), PyTorch float32, ONNX int8.
+"""Benchmarks for the vault's embedders: PyTorch int8 (the default until ONNX), PyTorch float32, ONNX int8
+and OpenVINO bf16.
 
 Run from the repository root::
 
@@ -9,16 +10,17 @@ Measured in one run, each against PyTorch int8 measured in the same run:
 * throughput: ``embed()`` chunks/s over every chunk of the shipped sample vault (``tenure/data/vault``,
   chunked as the index does), one worker process per embedder (so no library's thread pool runs beside
   another's), driven one at a time in rounds with a rotating order; median over rounds, and the median of
-  the per-round ratios to PyTorch int8 at batch 32 (the index's path until now); ONNX int8 at batch sizes
-  8 to 128, PyTorch int8 at 16 too;
+  the per-round ratios to PyTorch int8 at batch 32 (the index's path until now); ONNX int8 and OpenVINO
+  bf16 at batch sizes 8 to 128, PyTorch int8 at 16 too;
 * cold start: a fresh process per embedder that imports ``tenure.memory.embed``, loads the embedder and
   embeds one query (median of 3); the ONNX export at first use, timed in a fresh ``TENURE_HOME``;
 * agreement: for the labelled queries (``tenure/data/vault_queries.jsonl``), the top 10 of an exact
-  (brute-force cosine) search over the sample vault's chunk vectors, ONNX int8 against PyTorch int8 and
-  both against float32, by chunk and by note (each note by its best chunk, as ``search()`` returns them);
+  (brute-force cosine) search over the sample vault's chunk vectors, each exported embedder against
+  PyTorch int8 and against float32, by chunk and by note (each note by its best chunk, as ``search()``
+  returns them);
   the cosine of each embedder's chunk vectors with float32's; note recall@5 against the labels;
 * the CLI: ``tenure vault search --mode hybrid`` (and keyword) in a fresh process on an index of the
-  sample vault made with ``vault.precision`` onnx-int8 and int8 (median of ``--searches``).
+  sample vault made with the default ``vault.precision`` (auto) and int8 (median of ``--searches``).
 
 ``TENURE_HOME`` and the config are temporary. Nothing here fails on a missed target: the table says
 whether it was met.
@@ -44,17 +46,23 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/embed.py` puts bench/, not the repo root, on sys.path
     sys.path.insert(0, str(ROOT))
 
-LIBRARIES = ("torch", "sentence-transformers", "onnxruntime", "tokenizers")
+LIBRARIES = ("torch", "sentence-transformers", "onnxruntime", "openvino", "tokenizers")
 
 from bench.report import Row, context_line, mark, positive, show  # noqa: E402
 from tenure.resources import data_path  # noqa: E402
 
 SAMPLE_VAULT = data_path("vault")
 SAMPLE_QUERIES = data_path("vault_queries.jsonl")
-EMBEDDERS = ("int8", "float32", "onnx-int8")
-LABELS = {"int8": "PyTorch int8", "float32": "PyTorch float32", "onnx-int8": "ONNX int8"}
-ONNX_BATCHES = (8, 16, 32, 64, 128)
-ONNX_DEFAULT_BATCH = 8
+EMBEDDERS = ("int8", "float32", "onnx-int8", "bf16")
+EXPORTED = ("onnx-int8", "bf16")
+LABELS = {
+    "int8": "PyTorch int8",
+    "float32": "PyTorch float32",
+    "onnx-int8": "ONNX int8",
+    "bf16": "OpenVINO bf16",
+}
+BATCHES = (8, 16, 32, 64, 128)
+DEFAULT_BATCH = {"onnx-int8": 8, "bf16": 32}
 SPEEDUP_TARGET = 2.0
 AGREEMENT_TARGET = 0.95
 COLD_KEYWORD_TARGET_S = 1.5
@@ -142,7 +150,7 @@ class Worker:
 def throughput(workers: dict[str, Worker], chunks: int, rounds: int) -> list[Row]:
     """Chunks/s per variant, one worker busy at a time, rotating the order round by round."""
     baseline = ("int8", 32)  # embed()'s batch size for PyTorch, as the index ran it until now
-    variants = [baseline, ("int8", 16), ("float32", 32), *(("onnx-int8", b) for b in ONNX_BATCHES)]
+    variants = [baseline, ("int8", 16), ("float32", 32), *((p, b) for p in EXPORTED for b in BATCHES)]
     walls: dict[tuple[str, int], list[float]] = {v: [] for v in variants}
     cpus: dict[tuple[str, int], list[float]] = {v: [] for v in variants}
     for r in range(rounds):
@@ -155,13 +163,11 @@ def throughput(workers: dict[str, Worker], chunks: int, rounds: int) -> list[Row
         v: statistics.median(b / w for w, b in zip(walls[v], walls[baseline], strict=True)) for v in variants
     }
     cpu_ms = {v: 1000 * statistics.median(c) / chunks for v, c in cpus.items()}
-    best = max(ONNX_BATCHES, key=lambda b: rate["onnx-int8", b])
-    onnx = ("onnx-int8", ONNX_DEFAULT_BATCH)
 
     def line(v: tuple[str, int]) -> str:
         return f"{rate[v]:.1f} chunks/s (×{ratio[v]:.2f}) · {cpu_ms[v]:.1f} CPU-ms/chunk"
 
-    return [
+    rows = [
         Row(
             "embed() PyTorch int8 (baseline)",
             line(baseline),
@@ -169,15 +175,20 @@ def throughput(workers: dict[str, Worker], chunks: int, rounds: int) -> list[Row
             f"×: median per-round ratio to this row. At batch 16: {line(('int8', 16))}",
         ),
         Row("embed() PyTorch float32", line(("float32", 32)), notes="same texts and method, batch 32"),
-        Row(
-            "embed() ONNX int8",
-            line(onnx),
-            f"{mark(ratio[onnx] >= SPEEDUP_TARGET)} ≥ ×{SPEEDUP_TARGET:.0f} PyTorch int8",
-            f"batch {ONNX_DEFAULT_BATCH} (its default); by batch size: "
-            + " · ".join(f"{b}: {line(('onnx-int8', b))}" for b in ONNX_BATCHES)
-            + f"; fastest here: {best}",
-        ),
     ]
+    for p in EXPORTED:
+        default = (p, DEFAULT_BATCH[p])
+        rows.append(
+            Row(
+                f"embed() {LABELS[p]}",
+                line(default),
+                f"{mark(ratio[default] >= SPEEDUP_TARGET)} ≥ ×{SPEEDUP_TARGET:.0f} PyTorch int8",
+                f"batch {DEFAULT_BATCH[p]} (its default); by batch size: "
+                + " · ".join(f"{b}: {line((p, b))}" for b in BATCHES)
+                + f"; fastest here: {max(BATCHES, key=lambda b: rate[p, b])}",
+            )
+        )
+    return rows
 
 
 # -- cold start -------------------------------------------------------------------------------------------
@@ -221,13 +232,13 @@ def cold_start(env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def cold_rows(cold: dict[str, dict[str, Any]], export: dict[str, Any]) -> list[Row]:
-    onnx, torch_int8 = cold["onnx-int8"], cold["int8"]
+    torch_int8 = cold["int8"]
     return [
         Row(
             "ONNX export (first use)",
             f"{export['seconds']:.1f} s",
             notes=f"the first embed() in a fresh TENURE_HOME: torch.onnx.export of the packaged model, "
-            f"quantize_dynamic, sha256 manifest; recorded as {export['name']}",
+            f"quantize_dynamic, sha256 manifest; recorded as {export['name']} (ONNX int8)",
         ),
         Row(
             "cold query embedding",
@@ -236,9 +247,11 @@ def cold_rows(cold: dict[str, dict[str, Any]], export: dict[str, Any]) -> list[R
             f"(median of {COLD_RUNS}; "
             "whole process incl. interpreter start: "
             + " · ".join(f"{cold[p]['process']:.2f} s" for p in EMBEDDERS)
-            + f"); ONNX int8 is ×{torch_int8['seconds'] / onnx['seconds']:.1f} faster to start; "
-            f"heavy libraries loaded by ONNX int8: {', '.join(onnx['heavy']) or 'none'} (PyTorch int8: "
-            f"{', '.join(torch_int8['heavy'])})",
+            + "); faster to start than PyTorch int8: "
+            + " · ".join(f"{LABELS[p]} ×{torch_int8['seconds'] / cold[p]['seconds']:.1f}" for p in EXPORTED)
+            + "; heavy libraries loaded: "
+            + " · ".join(f"{LABELS[p]} {', '.join(cold[p]['heavy']) or 'none'}" for p in EXPORTED)
+            + f" (PyTorch int8: {', '.join(torch_int8['heavy'])})",
         ),
     ]
 
@@ -285,30 +298,29 @@ def agreement(vectors: dict[str, Any], notes: list[str], queries: list[dict[str,
         c = (vectors[p][0] * vectors["float32"][0]).sum(1)
         return f"min {c.min():.4f} · mean {c.mean():.4f}"
 
-    onnx_int8, onnx_f32, int8_f32 = (
-        overlap("onnx-int8", "int8"),
-        overlap("onnx-int8", "float32"),
-        overlap("int8", "float32"),
+    int8_f32 = overlap("int8", "float32")
+    method = (
+        f"{len(queries)} labelled queries, exact cosine search over the {len(notes)} chunk vectors of the "
+        "sample vault; chunks: top 10 chunks; notes: top 10 notes, each by its best chunk (what search() "
+        f"returns). For scale, PyTorch int8 vs float32: chunks {int8_f32[0]:.3f} · notes {int8_f32[1]:.3f}"
     )
+    rows = []
+    for p in EXPORTED:
+        for other in ("int8", "float32"):
+            chunk, note = overlap(p, other)
+            rows.append(
+                Row(
+                    f"top-10 agreement {LABELS[p]} vs {LABELS[other]}",
+                    f"chunks {chunk:.3f} · notes {note:.3f}",
+                    f"{mark(note >= AGREEMENT_TARGET)} ≥ {AGREEMENT_TARGET}",
+                    method if not rows else "",
+                )
+            )
     return [
-        Row(
-            "top-10 agreement ONNX int8 vs PyTorch int8",
-            f"chunks {onnx_int8[0]:.3f} · notes {onnx_int8[1]:.3f}",
-            f"{mark(onnx_int8[1] >= AGREEMENT_TARGET)} ≥ {AGREEMENT_TARGET}",
-            f"{len(queries)} labelled queries, exact cosine search over the {len(notes)} chunk vectors of "
-            "the sample vault; chunks: top 10 chunks; notes: top 10 notes, each by its best chunk (what "
-            "search() returns). For scale, PyTorch int8 vs float32: "
-            f"chunks {int8_f32[0]:.3f} · notes {int8_f32[1]:.3f}",
-        ),
-        Row(
-            "top-10 agreement with float32",
-            f"ONNX int8: chunks {onnx_f32[0]:.3f} · notes {onnx_f32[1]:.3f}",
-            f"{mark(onnx_f32[1] >= AGREEMENT_TARGET)} ≥ {AGREEMENT_TARGET}",
-            f"PyTorch int8: chunks {int8_f32[0]:.3f} · notes {int8_f32[1]:.3f}",
-        ),
+        *rows,
         Row(
             "cosine with float32 vectors",
-            f"ONNX int8 {cosine('onnx-int8')}",
+            " · ".join(f"{LABELS[p]} {cosine(p)}" for p in EXPORTED),
             notes=f"per chunk, the same {len(notes)} chunks; PyTorch int8 {cosine('int8')}",
         ),
         Row(
@@ -323,10 +335,10 @@ def agreement(vectors: dict[str, Any], notes: list[str], queries: list[dict[str,
 
 
 def cli_rows(tmp: Path, env: dict[str, str], searches: int) -> list[Row]:
-    """Cold ``tenure vault search`` in a fresh process, on indexes made with onnx-int8 and with int8."""
+    """Cold ``tenure vault search`` in a fresh process, on indexes made with the default and with int8."""
     tenure = [sys.executable, "-m", "tenure.cli"]
     times: dict[str, list[float]] = {}
-    for precision in ("onnx-int8", "int8"):
+    for precision in ("auto", "int8"):
         config = tmp / f"{precision}.toml"
         config.write_text(f'[vault]\nprecision = "{precision}"\n')
         run_env = {**env, "TENURE_CONFIG": str(config)}
@@ -357,15 +369,16 @@ def cli_rows(tmp: Path, env: dict[str, str], searches: int) -> list[Row]:
     method = (
         f"python -m tenure.cli vault search --mode MODE {QUERY!r}, a fresh process each, "
         f"median of {searches}, "
-        "sample vault indexed with vault.precision onnx-int8 (PyTorch int8, the path before #16, in brackets)"
+        "sample vault indexed with the default vault.precision, auto (PyTorch int8, the path before #16, in "
+        "brackets)"
     )
     rows = []
     for mode, target in (("hybrid", COLD_HYBRID_TARGET_S), ("keyword", COLD_KEYWORD_TARGET_S)):
-        took = statistics.median(times[f"onnx-int8 {mode}"])
+        took = statistics.median(times[f"auto {mode}"])
         rows.append(
             Row(
                 f"cold `tenure vault search` {mode}",
-                f"{median(f'onnx-int8 {mode}')} (PyTorch int8 index: {median(f'int8 {mode}')})",
+                f"{median(f'auto {mode}')} (PyTorch int8 index: {median(f'int8 {mode}')})",
                 f"{mark(took <= target)} ≤ {target} s",
                 method if mode == "hybrid" else "same method; imports no embedder",
             )
@@ -399,8 +412,9 @@ def main() -> None:
         workers = {p: Worker(p, env) for p in EMBEDDERS}
         try:
             export = workers["onnx-int8"].ask("load")  # the first use: exports into the fresh home
-            for p in ("int8", "float32"):
-                workers[p].ask("load")
+            for p in EMBEDDERS:
+                if p != "onnx-int8":
+                    workers[p].ask("load")
             rows = [
                 Row(
                     "sample",

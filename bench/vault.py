@@ -9,11 +9,12 @@ Measured in one run, each against a baseline taken in the same run:
 * (a) quality on the shipped sample vault (``tenure/data/vault``, labelled queries in
   ``tenure/data/vault_queries.jsonl``):
   note-level recall@5 and nDCG@10 of ``search()`` in keyword, vector and hybrid mode over an index built
-  by the real ``vault_embed`` flow with the default embedder (onnx-int8), against the same with PyTorch
-  int8 (the default before #16) and float32;
+  by the real ``vault_embed`` flow with the default embedder (what ``auto`` picks here: bf16 where the
+  CPU computes bf16 in hardware, else onnx-int8), against the same with the other embedders: PyTorch int8
+  (the default before #16) and float32 among them;
 * (b) a full index of a generated vault (default 10,000 notes, ≥ 100,000 chunks) through ``vault_embed`` in
-  a child process: wall time, chunks/s, disk and peak RSS, against raw ``embed()`` throughput of the three
-  embedders on a sample of the same chunk texts;
+  a child process: wall time, chunks/s, disk and peak RSS, against raw ``embed()`` throughput of every
+  embedder on a sample of the same chunk texts;
 * (c) incremental passes on that index (1% of the notes edited, and no change at all), against the full
   index time;
 * (d) ``search()`` latency p50/p95 per mode over generated queries on that index, against the query
@@ -555,7 +556,7 @@ def run_pass(vault: Path, index: Path, label: str) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def precision(tmp: Path, name: EmbedPrecision) -> Iterator[None]:
-    """Index with ``vault.precision = name`` (the default is onnx-int8). search() embeds queries with the
+    """Index with ``vault.precision = name`` (the default is auto). search() embeds queries with the
     embedder that made the index, so it follows."""
     config = tmp / f"{name}.toml"
     config.write_text(f'[vault]\nprecision = "{name}"\n')
@@ -605,8 +606,15 @@ def sample_quality(index: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-EMBEDDERS: tuple[EmbedPrecision, ...] = ("onnx-int8", "int8", "float32")
-"""The default first; PyTorch int8 was the default before #16, float32 is the model as shipped."""
+def embedders() -> tuple[EmbedPrecision, ...]:
+    """What ``auto`` picks here first, then the other exported one, PyTorch int8 (the default before #16)
+    and float32 (the model as shipped)."""
+    from tenure.memory.embed import embedder_name, precision_of
+
+    default = precision_of(embedder_name("auto"))
+    return (default, *(p for p in ("bf16", "onnx-int8", "int8", "float32") if p != default))
+
+
 BEFORE_16 = {"hybrid": 0.874, "by_kind": {"keyword": 0.844, "mixed": 0.907, "semantic": 0.865}}
 """Hybrid recall@5 of the index before #16 (PyTorch int8, LanceDB's RRFReranker over chunks), from the
 2026-11-30 run in BENCHMARKS.md: that fusion is gone from the code, so it cannot run here."""
@@ -619,7 +627,8 @@ def quality_benchmark(tmp: Path) -> list[Row]:
     results: dict[str, dict[str, dict[str, Any]]] = {}
     reports: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
-    for model in EMBEDDERS:
+    models = embedders()
+    for model in models:
         index = tmp / f"sample-{model}"
         with precision(tmp, model):
             started = time.perf_counter()
@@ -639,8 +648,8 @@ def quality_benchmark(tmp: Path) -> list[Row]:
         short = f"; {q['short']} queries returned fewer than 5 notes" if q["short"] else ""
         return f"recall@5 by kind: {per}{short}"
 
-    default = results[EMBEDDERS[0]]
-    report = reports[EMBEDDERS[0]]
+    default = results[models[0]]
+    report = reports[models[0]]
     q0 = default["keyword"]
     kind_counts = ", ".join(f"{n} {k}" for k, n in sorted(q0["kinds"].items()))
     best_single = max(default["keyword"]["recall"], default["vector"]["recall"])
@@ -650,7 +659,7 @@ def quality_benchmark(tmp: Path) -> list[Row]:
     setup = (
         f"{q0['queries']} labelled queries ({kind_counts}) over tenure/data/vault "
         f"({report['notes_new']} notes, "
-        f"{report['chunks_new']} chunks, indexed by vault_embed in {seconds[EMBEDDERS[0]]:.1f} s); note "
+        f"{report['chunks_new']} chunks, indexed by vault_embed in {seconds[models[0]]:.1f} s); note "
         "level: search(store, q, k=5) for recall@5, k=10 for nDCG@10 (binary relevance)"
     )
     rows = [Row("(a) keyword, sample vault", result(q0), notes=f"{kinds(q0)}; {setup}")]
@@ -662,8 +671,8 @@ def quality_benchmark(tmp: Path) -> list[Row]:
         "; BM25 and vector note ranks fused: reciprocal rank + top-3 bonus (tenure.memory.search.fuse); "
         "by kind against before #16: " + " / ".join(f"{k} {d:+.3f}" for k, d in drops.items())
     )
-    for model in EMBEDDERS:
-        first = model == EMBEDDERS[0]
+    for model in models:
+        first = model == models[0]
         label = f"{model}, the default" if first else f"{model} (baseline)"
         same = f"; same flow and search with vault.precision = {model!r} (indexed in {seconds[model]:.1f} s)"
         vector, fused = results[model]["vector"], results[model]["hybrid"]
@@ -775,8 +784,8 @@ def search_benchmark(index: Path, queries: list[tuple[str, str, str | None]], wa
         Row(
             "(d) query embedding alone (baseline)",
             _ms(embed_ms),
-            notes="tenure.memory.embed.embed([query]) (onnx-int8): the part of a vector or hybrid search "
-            "that is the model",
+            notes="tenure.memory.embed.embed([query]) (the default embedder): the part of a vector or "
+            "hybrid search that is the model",
         )
     ]
     for mode in MODES:
@@ -869,31 +878,30 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
 
     picked = random.Random(SEED + 1).sample(texts, min(sample, len(texts)))
     mean_chars = statistics.fmean(len(t) for t in picked)
-    rates = {model: embed_rate(picked, model) for model in EMBEDDERS}
-    onnx_rate, int8_rate, f32_rate = (rates[m] for m in EMBEDDERS)
+    models = embedders()
+    rates = {model: embed_rate(picked, model) for model in models}
+    default, int8_rate = models[0], rates["int8"]
     _status("(b) raw embed(): " + " · ".join(f"{m} {r:.0f} chunks/s" for m, r in rates.items()))
     rows += [
         Row(
-            "(b) embed() onnx-int8, raw (the default)",
-            f"{onnx_rate:.0f} chunks/s",
-            notes=f"tenure.memory.embed.embed(texts) on {len(picked):,} random chunk texts of the generated "
-            f"vault (title + headings + text, mean {mean_chars:.0f} chars), its default batch size (8), one "
-            f"call after a 32-text warm-up call; ×{onnx_rate / int8_rate:.2f} the PyTorch int8 rate",
-        ),
-        Row(
-            "(b) embed() int8 (PyTorch), raw (baseline)",
-            f"{int8_rate:.0f} chunks/s",
-            notes='embed(texts, precision="int8"), batch 32, same texts and method: the path before #16',
-        ),
-        Row(
-            "(b) embed() float32 (baseline)",
-            f"{f32_rate:.0f} chunks/s",
-            notes='embed(texts, precision="float32"), batch 32, same texts and method',
-        ),
+            f"(b) embed() {model}, raw" + (" (the default)" if model == default else " (baseline)"),
+            f"{rate:.0f} chunks/s",
+            notes=(
+                f"tenure.memory.embed.embed(texts) on {len(picked):,} random chunk texts of the generated "
+                f"vault (title + headings + text, mean {mean_chars:.0f} chars), its default batch size, one "
+                "call after a 32-text warm-up call"
+                if model == default
+                else f'embed(texts, precision="{model}"), same texts and method'
+                + ("; the path before #16" if model == "int8" else "")
+            )
+            + ("" if model == "int8" else f"; ×{rate / int8_rate:.2f} the PyTorch int8 rate"),
+        )
+        for model, rate in rates.items()
     ]
 
     _status(
-        f"(b) full index of {notes:,} notes through vault_embed (about {len(texts) / onnx_rate / 60:.0f} min)"
+        f"(b) full index of {notes:,} notes through vault_embed "
+        f"(about {len(texts) / rates[default] / 60:.0f} min)"
     )
     full = run_pass(vault, index, "(b) full index")
     report = full["report"]
@@ -913,8 +921,8 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
             f"not counted; model load counted): {report['notes_new']:,} notes, {embedded:,} chunks embedded "
             f"({report['chunks_new']:,} new) in {full['batches']} index_batch task runs "
             f"({full['batches_s']:.0f} s), then finish_vault_pass (FTS + IVF-HNSW-SQ indexes, optimize) "
-            f"{finish_s:.0f} s; pipeline rate = {rate / onnx_rate:.0%} of raw onnx-int8 embed() "
-            f"(the flow's time beyond embedding: {full['seconds'] - embedded / onnx_rate:.0f} s)",
+            f"{finish_s:.0f} s; pipeline rate = {rate / rates[default]:.0%} of raw {default} embed() "
+            f"(the flow's time beyond embedding: {full['seconds'] - embedded / rates[default]:.0f} s)",
         ),
         Row(
             "(b) index on disk",

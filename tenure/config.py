@@ -62,7 +62,7 @@ DEFAULT_CHAIN = (
 ChainName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 TaskTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 """A task type's name; which names exist is the registry's to say (``tenure.control.task_types``)."""
-EmbedPrecision = Literal["onnx-int8", "int8", "float32"]
+EmbedPrecision = Literal["auto", "bf16", "onnx-int8", "int8", "float32"]
 
 
 class Env(BaseSettings):
@@ -277,11 +277,13 @@ class VaultConfig(Strict):
     pass, 1024 takes 19 s."""
     ann_min_chunks: Annotated[int, Field(ge=1000)] = 50_000
     """From this many chunks on, vectors get an approximate (IVF-HNSW) index; below it search is exact."""
-    precision: EmbedPrecision = "onnx-int8"
-    """The embedder: onnx-int8 (ONNX Runtime, int8 weights, exported from the packaged model at first use;
-    a search loads it in a fraction of a second), int8 (PyTorch dynamic quantization; the fallback where
-    ONNX Runtime is unavailable) or float32 (the model as shipped). Changing it makes the next pass
-    re-embed the whole vault: an index holds vectors of one embedder."""
+    precision: EmbedPrecision = "auto"
+    """The embedder: auto (bf16 where the CPU computes bf16 in hardware, else onnx-int8), bf16 (OpenVINO,
+    the float model computed in bfloat16), onnx-int8 (ONNX Runtime, int8 weights; both run an export made
+    from the packaged model at first use, and a search loads them in under a second), int8 (PyTorch
+    dynamic quantization; the last fallback) or float32 (the model as shipped). Changing it, or moving the
+    index to a machine where auto picks another, makes the next pass re-embed the whole vault: an index
+    holds vectors of one embedder."""
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> VaultConfig:

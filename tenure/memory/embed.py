@@ -1,17 +1,19 @@
 """Sentence embeddings with all-MiniLM-L6-v2 from its PyPI package: offline, batched, loaded once.
 
-Three embedders of the same model. ``onnx-int8`` (the vault index's default, ``vault.precision``) is an
-int8 ONNX export run by ONNX Runtime (``tenure.memory.onnx_embed``): made from the packaged model at first
-use, then loaded with onnxruntime and tokenizers alone, so a fresh process embeds a query in about 0.4 s
-where PyTorch takes 4–7 s to import and load. On 2 cores it embeds ×1.4 the chunks per second of the
-PyTorch int8 path as the index ran it (×1.2 at PyTorch's best batch size: ONNX Runtime's int8 kernels gain
-little on PyTorch's here), and its vectors are closer to the float model's: cosine ≥ 0.97 (mean 0.992)
-on the sample vault's chunks, where PyTorch int8's are ≥ 0.87 (mean 0.931).
-``int8`` is the model with its linear layers quantized by PyTorch's dynamic quantization: the default
-before ``onnx-int8``, and the fallback where ONNX Runtime is missing or the export fails (with one
-warning; the index then records ``int8``, the embedder that really made its vectors). ``float32`` is the
-model as shipped; the heuristic judge uses it so its scores stay comparable with earlier runs.
-``bench/embed.py`` compares the three.
+Four embedders of the same model, and ``auto`` (the vault index's default, ``vault.precision``), which
+picks the fastest this machine runs well. ``bf16`` and ``onnx-int8`` run an ONNX export of the model
+(``tenure.memory.onnx_embed``: made from the packaged model at first use, then loaded without PyTorch, so
+a fresh process embeds a query in under a second where PyTorch takes 4–7 s to import and load). ``bf16``
+computes the float graph in bfloat16 on OpenVINO: on a CPU with bf16 in hardware (AMX, as here) ×1.8
+the chunks per second of ``onnx-int8``, with vectors within cosine 0.9999 of the float model's; ``auto``
+picks it where OpenVINO reports such a CPU. ``onnx-int8`` runs int8 weights on ONNX Runtime: ×1.4 the
+PyTorch int8 path's rate, vectors within 0.97 (mean 0.992) of the float model's, where PyTorch int8's are
+within 0.87 (mean 0.931); ``auto`` picks it elsewhere. ``int8`` is the model with its linear layers
+quantized by PyTorch's dynamic quantization: the default before #16, and the last fallback. Each falls
+back to the next (bf16, onnx-int8, int8) with one warning where its library is missing or fails, and an
+index records the embedder that really made its vectors. ``float32`` is the model as shipped; the
+heuristic judge uses it so its scores stay comparable with earlier runs. ``bench/embed.py`` and
+``bench/vault.py`` compare them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
 from tenure.config import EmbedPrecision, Env
+
+if TYPE_CHECKING:
+    from tenure.memory.onnx_embed import Backend
 
 __all__ = ["DIM", "MODEL", "PRECISIONS", "embed", "embedder_name", "precision_of", "release"]
 
@@ -39,13 +44,14 @@ log = logging.getLogger(__name__)
 DIM = 384
 MODEL = "all-MiniLM-L6-v2"
 PRECISIONS: tuple[EmbedPrecision, ...] = get_args(EmbedPrecision)
-ONNX: EmbedPrecision = "onnx-int8"
+EXPORTED: tuple[Backend, ...] = ("bf16", "onnx-int8")
+"""The embedders that run the ONNX export, each falling back to the next, then to PyTorch int8."""
 
 
 @dataclass(frozen=True)
 class _Encoder:
     precision: EmbedPrecision
-    """What really makes the vectors (``int8`` when ``onnx-int8`` fell back to PyTorch)."""
+    """What really makes the vectors (``int8`` when ``onnx-int8`` fell back to PyTorch; never ``auto``)."""
     encode: Callable[[list[str], int], np.ndarray]
 
 
@@ -58,14 +64,20 @@ def _home() -> Path:
 
 
 def _effective(precision: EmbedPrecision) -> EmbedPrecision:
-    """The embedder ``precision`` stands for here: ``int8`` for ``onnx-int8`` where ONNX is unusable."""
-    if precision != ONNX:
-        return precision
-    if (loaded := _loaded.get(ONNX)) is not None:
+    """The embedder ``precision`` stands for here: ``auto`` picks one, and an exported one whose library
+    is missing or failed here stands for the next (bf16, onnx-int8, then PyTorch int8)."""
+    if (loaded := _loaded.get(precision)) is not None:
         return loaded.precision
     from tenure.memory import onnx_embed
 
-    return ONNX if onnx_embed.available(_home()) else "int8"
+    if precision == "auto":
+        return _effective("bf16" if onnx_embed.native_bf16() else "onnx-int8")
+    if precision not in EXPORTED:
+        return precision
+    for backend in EXPORTED[EXPORTED.index(precision) :]:
+        if onnx_embed.available(_home(), backend):
+            return backend
+    return "int8"
 
 
 def embedder_name(precision: EmbedPrecision) -> str:
@@ -107,40 +119,48 @@ def _torch(precision: EmbedPrecision) -> _Encoder:
     return _Encoder(precision, encode)
 
 
-def _onnx() -> _Encoder:
+def _exported(precision: Backend) -> _Encoder:
+    """The ``precision`` encoder, or the next that loads here, with one warning naming why."""
     from tenure.memory import onnx_embed
 
-    home = _home()
-    if onnx_embed.available(home):
+    home, reasons = _home(), []
+    for backend in EXPORTED[EXPORTED.index(precision) :]:
+        if not onnx_embed.available(home, backend):
+            reasons.append(
+                f"{backend}: a library is missing, or it failed before with these library versions "
+                f"(see {onnx_embed.model_dir(home)}.*.failed)"
+            )
+            continue
         try:
-            return _Encoder(ONNX, onnx_embed.load(home).encode)
+            encoder = _Encoder(backend, onnx_embed.load(home, backend).encode)
         except Exception as e:  # a missing native library, an export that fails: fall back, and say so
-            onnx_embed.export_failed(home, e)
-            reason = f"{type(e).__name__}: {e}"
-    else:
-        reason = (
-            "onnxruntime or tokenizers is not installed, or the export failed before with these library "
-            f"versions: see {onnx_embed.model_dir(home)}.failed"
-        )
-    log.warning("vault embedder: ONNX int8 is unavailable (%s); using PyTorch int8 instead", reason)
+            reasons.append(f"{backend}: {type(e).__name__}: {e}")
+            continue
+        if reasons:
+            log.warning("vault embedder: %s; using %s instead", "; ".join(reasons), backend)
+        return encoder
+    log.warning("vault embedder: %s; using PyTorch int8 instead", "; ".join(reasons))
     return _loaded.get("int8") or _torch("int8")
 
 
 def _encoder(precision: EmbedPrecision) -> _Encoder:
     with _lock:
         if precision not in _loaded:
-            _loaded[precision] = _onnx() if precision == ONNX else _torch(precision)
+            wanted = _effective(precision) if precision == "auto" else precision
+            _loaded[precision] = _exported(wanted) if wanted in EXPORTED else _torch(wanted)
             _loaded.setdefault(_loaded[precision].precision, _loaded[precision])  # a fallback serves int8 too
     return _loaded[precision]
 
 
-def embed(texts: list[str], *, precision: EmbedPrecision = ONNX, batch_size: int | None = None) -> np.ndarray:
+def embed(
+    texts: list[str], *, precision: EmbedPrecision = "auto", batch_size: int | None = None
+) -> np.ndarray:
     """Unit-length float32 vectors, one row per text (dot product = cosine similarity). ``batch_size``
     defaults to the embedder's fastest on 2 cores: 8 for ONNX int8 (×1.3 its rate at 32), else 32."""
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     encoder = _encoder(precision)
-    return encoder.encode(texts, batch_size or (8 if encoder.precision == ONNX else 32))
+    return encoder.encode(texts, batch_size or (8 if encoder.precision == "onnx-int8" else 32))
 
 
 def release() -> None:

@@ -23,6 +23,7 @@ app(["vault", "search", "--mode", "keyword", "--json", "Okavango"])
 """
 NOT_FOR_KEYWORDS = {
     "onnxruntime",
+    "openvino",
     "tokenizers",
     "torch",
     "transformers",
