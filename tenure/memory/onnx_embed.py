@@ -321,16 +321,20 @@ def _openvino(files: _Files, threads: int) -> Infer:
 
 class Encoder:
     """Tokenizes as sentence-transformers does and runs the batches through a backend; ``encode`` gives
-    unit-length float32 vectors."""
+    unit-length float32 vectors. ``pad_to``: pad each batch to a multiple of this many tokens (the padding
+    is masked out): OpenVINO keeps memory for every input shape it has run, which grew a 10k-note pass to
+    1.4 GB; with at most 8 lengths it stays at 0.45 GB, no slower. ONNX Runtime runs 8% slower padded."""
 
-    def __init__(self, tokenizer: str, infer: Infer) -> None:
+    def __init__(self, tokenizer: str, infer: Infer, pad_to: int | None) -> None:
         from tokenizers import Tokenizer
 
         self.infer = infer
         self.tokenizer = Tokenizer.from_str(tokenizer)
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         pad = self.tokenizer.token_to_id("[PAD]")
-        self.tokenizer.enable_padding(pad_id=0 if pad is None else pad, pad_token="[PAD]")
+        self.tokenizer.enable_padding(
+            pad_id=0 if pad is None else pad, pad_token="[PAD]", pad_to_multiple_of=pad_to
+        )
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
@@ -359,8 +363,9 @@ def load(home: Path, backend: Backend) -> Encoder:
         failed(home, "export", e)
         raise
     try:
-        run = _openvino if backend == "bf16" else _onnxruntime
-        return Encoder(files.tokenizer, run(files, threads))
+        if backend == "bf16":
+            return Encoder(files.tokenizer, _openvino(files, threads), pad_to=32)
+        return Encoder(files.tokenizer, _onnxruntime(files, threads), pad_to=None)
     except Exception as e:
         failed(home, backend, e)
         raise
