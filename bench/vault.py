@@ -924,8 +924,8 @@ def scale_benchmark(tmp: Path, notes: int, n_queries: int, sample: int, quick: b
             f"({full['batches_s']:.0f} s), then finish_vault_pass (FTS + IVF-HNSW-SQ indexes, optimize) "
             f"{finish_s:.0f} s; pipeline rate = {rate / rates[default]:.0%} of raw {default} embed() "
             f"(the flow's time beyond embedding: {full['seconds'] - embedded / rates[default]:.0f} s); "
-            f"×{rate / int8_rate:.2f} raw PyTorch int8 embed() in this run, ×{rate / BEFORE_FLOW_RATE:.1f} the "
-            f"flow before #16 ({BEFORE_FLOW_RATE} chunks/s)",
+            f"×{rate / int8_rate:.2f} raw PyTorch int8 embed() in this run, "
+            f"×{rate / BEFORE_FLOW_RATE:.1f} the flow before #16 ({BEFORE_FLOW_RATE} chunks/s)",
         ),
         Row(
             "(b) index on disk",
