@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenure.config_channels import ChannelsConfig
 from tenure.config_problems import ConfigError, describe, dotted
+from tenure.config_tools import (
+    ROLE_TOOLS,
+    TOOL_NAMES,
+    FetchSettings,
+    FileSettings,
+    PythonSettings,
+    ScoreQuerySettings,
+    ToolName,
+)
 from tenure.config_tracing import LangfuseConfig
 from tenure.config_types import ModelChain, ModelIdStr, SecretRefStr, Strict
 
@@ -196,8 +205,6 @@ class JudgeConfig(Strict):
     calibration for the type, produces no evidence there (``tenure judge calibrate``)."""
 
 
-ToolName = Literal["vault_search", "memory_read", "memory_append", "dispatch", "route_task"]
-TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
@@ -214,27 +221,35 @@ class AgentLimits(Strict):
 
 
 class AgentConfig(Strict):
-    """One member of the team: persona files live in its workspace, the rest is here."""
+    """One member of the team: persona files live in its workspace, the rest is here. Without a
+    ``tools`` list an agent gets its role's (``tenure.config_tools.ROLE_TOOLS``, by name)."""
 
     chain: str = "specialist"
     role: str = ""
     emoji: str = ""
-    tools: list[ToolName] = ["vault_search", "memory_read", "memory_append", "route_task"]
+    tools: list[ToolName] = ROLE_TOOLS[""]
     limits: AgentLimits = AgentLimits()
+    files: FileSettings = FileSettings()
+    fetch_url: FetchSettings = FetchSettings()
+    run_python: PythonSettings = PythonSettings()
+    """Also the limits of ``run_tests``."""
+    query_scores: ScoreQuerySettings = ScoreQuerySettings()
 
 
-DEFAULT_TEAM: dict[str, AgentConfig] = {
-    "loki": AgentConfig(
-        chain="default",
-        role="orchestration, complex reasoning and memory",
-        emoji="🐱",
-        tools=list(TOOL_NAMES),
-    ),
-    "archie": AgentConfig(role="data analysis, statistics and evaluation", emoji="📊"),
-    "sara": AgentConfig(role="writing: posts, course material, edits", emoji="✍️"),
-    "kit": AgentConfig(role="engineering: code and infrastructure", emoji="🔧"),
-    "liv": AgentConfig(role="research and inbox triage", emoji="🔍"),
-}
+def _team(**roles: tuple[str, str, str]) -> dict[str, AgentConfig]:
+    return {
+        name: AgentConfig(chain=chain, role=role, emoji=emoji, tools=ROLE_TOOLS[name])
+        for name, (chain, role, emoji) in roles.items()
+    }
+
+
+DEFAULT_TEAM = _team(
+    loki=("default", "orchestration, complex reasoning and memory", "🐱"),
+    archie=("specialist", "data analysis, statistics and evaluation", "📊"),
+    sara=("specialist", "writing: posts, course material, edits", "✍️"),
+    kit=("specialist", "engineering: code and infrastructure", "🔧"),
+    liv=("specialist", "research and inbox triage", "🔍"),
+)
 
 
 class PrefectConfig(Strict):
@@ -303,6 +318,23 @@ class CostsConfig(Strict):
 
 class TenureConfig(Strict):
     """The whole of ``tenure.toml``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_tools(cls, data: Any) -> Any:
+        """An ``[agents.<name>]`` table without ``tools`` gets the tools of its role (by name)."""
+        agents = data.get("agents") if isinstance(data, dict) else None
+        if isinstance(agents, dict):
+            data = {
+                **data,
+                "agents": {
+                    name: {"tools": ROLE_TOOLS.get(name, ROLE_TOOLS[""]), **table}
+                    if isinstance(table, dict) and "tools" not in table
+                    else table
+                    for name, table in agents.items()
+                },
+            }
+        return data
 
     providers: Providers = Providers()
     models: dict[ModelIdStr, ModelOptions] = {}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tenure.channels.inbox.digest import append_to_daily_note, digest_text
+from tenure.channels.inbox.digest import append_to_daily_note
 from tenure.channels.inbox.imap import Fetched, Mailbox, account_of
 from tenure.channels.inbox.triage import plan_pass, triage_message
 from tenure.channels.telegram.notify import tell_owner
@@ -22,7 +22,7 @@ from tenure.config_channels import DEFAULT_LABELS, ImapConfig
 from tenure.runtime import runtime
 from tenure.secrets import resolve
 from tenure.store import TriageRow
-from tenure.store.inbox import triaged_since
+from tenure.store.inbox import digest_text, triaged_since
 from tenure.tasks.shadowing import append_rows
 from tenure.tasks.ui import label, publish_markdown, rename
 

@@ -16,10 +16,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-__all__ = ["FileState", "Note", "Unreadable", "file_digest", "read_note", "scan"]
+__all__ = ["FileState", "Note", "Unreadable", "file_digest", "read_note", "scan", "split_frontmatter"]
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _WIKILINK = re.compile(r"\[\[([^\]|#\n]+)(?:#[^\]|\n]*)?(?:\|[^\]\n]*)?\]\]")
@@ -118,6 +119,23 @@ def _date(value: object, stem: str) -> dt.date | None:
     return None
 
 
+def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
+    """(frontmatter, body, what was wrong with the frontmatter): a markdown file's leading ``---`` YAML
+    block as a mapping, and the text after it; a block that is not a YAML mapping counts as none."""
+    m = _FRONTMATTER.match(text)
+    if not m:
+        return {}, text, None
+    body = text[m.end() :]
+    try:
+        loaded = yaml.safe_load(m.group(1))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        return {}, body, "frontmatter is not valid YAML" + (f" (line {mark.line + 2})" if mark else "")
+    if isinstance(loaded, dict):
+        return loaded, body, None
+    return {}, body, None if loaded is None else "frontmatter is not a mapping of keys"
+
+
 def read_note(root: Path, state: FileState, max_bytes: int) -> Note | Unreadable:
     """Read and parse one note; never raises for bad content (only for I/O errors)."""
     file = root / state.path
@@ -140,21 +158,9 @@ def read_note(root: Path, state: FileState, max_bytes: int) -> Note | Unreadable
         warnings.append(f"{state.path}: invalid UTF-8 at byte {err.start}; undecodable bytes replaced")
     text = text.removeprefix("\ufeff")
 
-    meta: dict = {}
-    body = text
-    if m := _FRONTMATTER.match(text):
-        body = text[m.end() :]
-        try:
-            loaded = yaml.safe_load(m.group(1))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" (line {mark.line + 2})" if mark else ""
-            warnings.append(f"{state.path}: frontmatter is not valid YAML{where}; indexed without it")
-        else:
-            if isinstance(loaded, dict):
-                meta = loaded
-            elif loaded is not None:
-                warnings.append(f"{state.path}: frontmatter is not a mapping of keys; indexed without it")
+    meta, body, problem = split_frontmatter(text)
+    if problem:
+        warnings.append(f"{state.path}: {problem}; indexed without it")
 
     stem = Path(state.path).stem
     title = str(meta.get("title") or stem).strip() or stem

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         RowError,
         RunRow,
         ScoreRow,
+        ToolCallRow,
         TriageRow,
         new_id,
     )
@@ -37,6 +38,7 @@ __all__ = [
     "ScoreLog",
     "ScoreRow",
     "ScoreTotals",
+    "ToolCallRow",
     "TriageRow",
     "new_id",
 ]

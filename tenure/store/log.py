@@ -20,10 +20,10 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tenure.store.results import CompactionReport, JudgedPair, ScoreTotals
 from tenure.store.rows import (
     TABLE_NAMES,
     TABLES,
@@ -52,48 +53,6 @@ SCHEMAS: dict[str, pa.Schema] = {name: schema_of(model) for name, model in TABLE
 _COMPACT = "-compact-"
 _REPLACES = "tenure.replaces"
 _ROW_GROUP = 128_000  # several row groups per merged file, so DuckDB scans it on every core
-
-
-@dataclass(frozen=True)
-class JudgedPair:
-    """A judged score with what was judged: the task input, the reference and the candidate's output."""
-
-    score: ScoreRow
-    input: Any
-    reference: Any
-    output: Any
-
-
-@dataclass(frozen=True)
-class CompactionReport:
-    table: str
-    segments_before: int
-    segments_after: int
-    rows: int
-
-
-@dataclass(frozen=True)
-class ScoreTotals:
-    """The ``ok`` scores of one candidate × task type × judge (and judge prompt version, and reason for
-    being no evidence), summed: what a gate reads."""
-
-    model: str
-    task_type: str
-    judge: str
-    judge_kind: str
-    prompt_version: str | None
-    excluded: str | None
-    n: int
-    total: float
-    """The sum of the scores."""
-    passes: int
-    """How many the judge passed."""
-    std: float
-    last_update: datetime | None
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.n if self.n else 0.0
 
 
 _TOTALS = """
@@ -232,10 +191,21 @@ class ScoreLog:
         )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer."""
+        """A read-only view of the log: an in-memory DuckDB with the views, never blocking a writer. The
+        connection then reads nothing but the store (no other file, no URL, no extension to install)
+        and its settings are locked, so a query handed in (``tenure sql``, an agent's ``query_scores``)
+        cannot reach further."""
         con = duckdb.connect(":memory:")
         for table in TABLE_NAMES:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
+        store = str(self.root.resolve()).replace("'", "''")
+        for setting in (
+            f"allowed_directories = ['{store}/']",
+            "enable_external_access = false",
+            "autoinstall_known_extensions = false",
+            "autoload_known_extensions = false",
+        ):
+            con.execute(f"SET {setting}")
         con.execute(
             """
             CREATE VIEW confidence AS
@@ -246,6 +216,7 @@ class ScoreLog:
             GROUP BY candidate, task_type, judge
             """
         )
+        con.execute("SET lock_configuration = true")
         return con
 
     @contextlib.contextmanager
@@ -287,8 +258,16 @@ class ScoreLog:
 
     # -- general reading ------------------------------------------------------------------------
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one read-only statement against the views; anything but SELECT is refused."""
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one read-only statement against the views; anything but SELECT is refused. ``max_rows``:
+        fetch no more (the caller says it cut); ``timeout_s``: interrupt a query running longer."""
         try:
             statements = duckdb.extract_statements(sql)
         except duckdb.Error as exc:
@@ -297,10 +276,19 @@ class ScoreLog:
         if kinds != ["SELECT"]:
             raise ValueError(f"only one read-only SELECT is allowed (got {', '.join(kinds) or 'nothing'})")
         con = self._connection or self.connect()
+        timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
         try:
-            rows = con.execute(sql, list(params)).fetchall()
+            if timer:
+                timer.start()
+            result = con.execute(sql, list(params))
+            rows = result.fetchall() if max_rows is None else result.fetchmany(max_rows)
+        except duckdb.InterruptException:
+            raise ValueError(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
         except duckdb.Error as exc:
             raise ValueError(str(exc).splitlines()[0]) from None
+        finally:
+            if timer:
+                timer.cancel()
         return [c[0] for c in con.description], rows
 
     def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

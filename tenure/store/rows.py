@@ -27,12 +27,13 @@ __all__ = [
     "RunRow",
     "ScoreRow",
     "Table",
+    "ToolCallRow",
     "TriageRow",
     "new_id",
     "schema_of",
 ]
 
-Table = Literal["runs", "scores", "events", "judge_calibrations", "human_labels", "triage"]
+Table = Literal["runs", "scores", "events", "judge_calibrations", "human_labels", "triage", "tool_calls"]
 
 
 def new_id() -> str:
@@ -293,9 +294,30 @@ class TriageRow(Row):
     error: str | None = None
 
 
+class ToolCallRow(Row):
+    """One call of an agent's file, code, web or score tool, allowed or refused: who, in which turn, on
+    what (a path, a URL, a project, a query), how many bytes, and what happened or why not."""
+
+    table = "tool_calls"
+    id_column = "call_id"
+
+    call_id: str = Field(default_factory=new_id)
+    agent: str
+    thread: str
+    turn_id: str | None = None
+    """The ``agent_turn`` flow run, when the turn ran as one."""
+    tool: str
+    target: str | None = None
+    ok: bool
+    bytes: int | None = None
+    """Written (write_file), fetched (fetch_url) or output (run_python, run_tests)."""
+    detail: str | None = None
+
+
 TABLE_NAMES: tuple[Table, ...] = get_args(Table)
 TABLES: dict[str, type[Row]] = {
-    cls.table: cls for cls in (RunRow, ScoreRow, EventRow, CalibrationRow, HumanLabelRow, TriageRow)
+    cls.table: cls
+    for cls in (RunRow, ScoreRow, EventRow, CalibrationRow, HumanLabelRow, TriageRow, ToolCallRow)
 }
 
 _ARROW = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}

@@ -8,12 +8,12 @@ saw, tool calls and returns included.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+
+from tenure.atomic import write_atomic
 
 __all__ = ["ThreadStore"]
 
@@ -41,14 +41,4 @@ class ThreadStore:
     def save(self, agent: str, thread: str, messages: list[ModelMessage]) -> None:
         path = self._path(agent, thread)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = ModelMessagesTypeAdapter.dump_json(messages)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, ModelMessagesTypeAdapter.dump_json(messages))

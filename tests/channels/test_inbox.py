@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from tenure.channels.inbox.digest import digest_text
 from tenure.channels.inbox.mail import parse_mail
 from tenure.config import Env
 from tenure.control.task_types.base import DATA_NOTE
 from tenure.flows.inbox import inbox_digest, inbox_triage
 from tenure.store import ScoreLog, TriageRow
-from tenure.store.inbox import triaged_since
+from tenure.store.inbox import digest_text, triaged_since
 from tests.fakes.dovecot import Dovecot
 from tests.fakes.llm_server import FakeLLMServer, Reply, ok, tool
 from tests.fakes.mail_corpus import BIG_ATTACHMENT_SIZE, HTML_LEAK_SENTINELS, CorpusMail, corpus

@@ -10,7 +10,6 @@ rendered as text (scripts, styles and markup dropped) when a message has no plai
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -19,19 +18,13 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
-from bs4 import BeautifulSoup, Comment
+from tenure.html_text import html_to_text
 
-__all__ = ["HTML_PER_TEXT", "Attachment", "Mail", "html_to_text", "parse_mail"]
+__all__ = ["HTML_PER_TEXT", "Attachment", "Mail", "parse_mail"]
 
 HTML_PER_TEXT = 10
 """HTML characters read per character of text kept: markup rarely outweighs text tenfold, and parsing
 a 2 MB HTML body whole takes seconds for text that is cut to ``max_chars`` anyway."""
-
-_HIDDEN_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?![.\d]*[1-9])"
-    r"|color\s*:\s*(#fff\b|#ffffff\b|white\b)",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -125,33 +118,6 @@ def _payload_text(part: Message) -> str:
         return payload.decode(charset, errors="replace")
     except LookupError:
         return payload.decode("utf-8", errors="replace")
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """(visible text, hidden text) of an HTML body: markup, scripts and styles dropped; comments and
-    invisibly styled elements moved to the hidden text."""
-    soup = BeautifulSoup(html, "html.parser")
-    hidden: list[str] = []
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        hidden.append(str(comment))
-        comment.extract()
-    for tag in soup.find_all(["script", "style", "head", "title", "template"]):
-        tag.decompose()
-    for tag in soup.find_all(style=_HIDDEN_STYLE):
-        hidden.append(tag.get_text(" "))
-        tag.decompose()
-    for tag in soup.find_all(hidden=True):
-        hidden.append(tag.get_text(" "))
-        tag.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    text = soup.get_text("\n")
-    return _tidy(text), _tidy("\n".join(hidden))
-
-
-def _tidy(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.replace("\r", "").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _is_attachment(part: Message) -> bool:
