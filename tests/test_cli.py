@@ -238,6 +238,8 @@ def test_agents_init_lays_out_the_workspaces_and_list_shows_them(tmp_path: Path)
     assert after.stdout.count(" ok") == 5 and "🐱 loki (main)" in after.stdout
     assert after.stdout.count("specialist: anthropic:claude-sonnet-4-6") == 4
     assert after.stdout.count("local:gemma-3-270m") == 5  # every chain ends in the embedded model
+    assert "run_python" in after.stdout and "sandbox: 30 s, 1,024 MB" in after.stdout  # Kit's walls
+    assert "scores: ≤ 200 rows, 10 s" in after.stdout and "web: wikipedia.org" in after.stdout
 
 
 def test_ask_with_no_keys_is_answered_by_the_local_end_without_tools(model_home: Path, tmp_path: Path):

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from tenure.cli.common import err, load, out
+from tenure.config import AgentConfig
 
 __all__ = ["agents_app"]
 
@@ -33,9 +34,29 @@ def agents_init() -> None:
     out.print("workspaces are up to date" if not done else f"{len(done)} change(s)")
 
 
+def walls(a: AgentConfig) -> list[str]:
+    """The settings of the agent's walled tools, one line each (only for tools it has)."""
+    lines = []
+    if {"read_file", "list_files", "write_file"} & set(a.tools):
+        lines.append(f"files: {', '.join(a.files.folders)}; writes ≤ {a.files.max_write_bytes:,} bytes")
+    if {"run_python", "run_tests"} & set(a.tools):
+        p = a.run_python
+        lines.append(f"sandbox: {p.timeout_s:g} s, {p.memory_mb:,} MB, output ≤ {p.max_output_chars:,} chars")
+    if "fetch_url" in a.tools:
+        f = a.fetch_url
+        lines.append(
+            f"web: {', '.join(f.domains) or 'no domain'}; ≤ {f.max_bytes:,} bytes, {f.timeout_s:g} s"
+        )
+    if "query_scores" in a.tools:
+        q = a.query_scores
+        lines.append(f"scores: ≤ {q.max_rows:,} rows, {q.timeout_s:g} s")
+    return lines
+
+
 @agents_app.command("list")
 def agents_list() -> None:
-    """Each agent with its role, model chain, tools, limits and the state of its workspace."""
+    """Each agent with its role, model chain, tools (and their walls), limits and the state of its
+    workspace."""
     from tenure.agents.workspace import inspect
 
     rt = load()
@@ -53,6 +74,7 @@ def agents_list() -> None:
             + f"\n[dim]{a.role}[/dim]",
             f"{a.chain}: {models[0]}" + (f" → … → {models[-1]}" if len(models) > 1 else ""),
             (", ".join(a.tools) or "no tools")
+            + "".join(f"\n{line}" for line in walls(a))
             + f"\n[dim]{a.limits.max_requests} requests, {a.limits.max_tool_calls} tool calls, "
             f"{a.limits.max_tokens:,} tokens, ${a.limits.max_usd:g}[/dim]",
             f"{state.path.name}/ {shown}",

@@ -35,6 +35,7 @@ async def agent_turn(
     this turn and the turns it dispatches."""
     rt = runtime()
     tracing.tag_trace(session=thread)
+    run_id = str(flow_run.get_id() or "")
 
     async def dispatch(to: str, request: str, in_thread: str, at_depth: int) -> TurnResult:
         return await agent_turn(to, request, in_thread, at_depth, model)
@@ -49,9 +50,10 @@ async def agent_turn(
         dispatcher=dispatch,
         model=model,
         capabilities=[PrefectDurability(model_task_config=_RETRIED, tool_task_config=_RETRIED)],
+        turn_id=run_id or None,
     )
     trace_id, _ = tracing.current_ids()
-    append_rows("runs", [turn_run(result, message, run_id=str(flow_run.get_id() or ""), trace_id=trace_id)])
+    append_rows("runs", [turn_run(result, message, run_id=run_id, trace_id=trace_id)])
     logger = get_run_logger()
     logger.info(
         "%s %s: served by %s, %d request(s), %d tool call(s), $%.6f",
