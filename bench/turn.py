@@ -14,8 +14,11 @@ only. Each scenario runs the same turn two ways, interleaved in blocks:
   tool call is a task run, plus the ``append_rows`` task.
 
 Scenarios: a one-request answer; a turn with one tool call (two requests, one tool task); a turn that
-dispatches to Kit (Kit's turn is a subflow). Nothing fails on a missed target: there is none set; the
-table reports the ratio and the milliseconds Prefect adds per turn.
+dispatches to Kit (Kit's turn is a subflow); Archie reading the score log with ``query_scores`` and
+saving a note with ``write_file`` (three requests, two tool tasks, two ``tool_calls`` rows; the bench's
+config gives Archie ``write_file``). Each turn is the first of a new thread, each scenario starts from a
+compacted score log, and each turn checks it made its tool calls. Nothing fails on a missed target:
+there is none set; the table reports the ratio and the milliseconds Prefect adds per turn.
 """
 
 from __future__ import annotations
@@ -38,16 +41,35 @@ from bench.report import Row, context_line, measure, p90, positive, show  # noqa
 LIBRARIES = ("pydantic-ai", "prefect", "pyarrow")
 
 
+CONFIG = """
+[agents.loki]
+chain = "default"
+[agents.kit]
+[agents.archie]
+tools = ["vault_search", "memory_read", "query_scores", "scoreboard", "write_file"]
+"""
+"""The shipped roles for Loki and Kit; Archie with write_file added, for the scores-and-file turn."""
+
+
 def _script(messages, info):
-    """'tool' → memory_read then answer; 'dispatch' → ask Kit (whose prompt is 'answer') then answer."""
+    """'tool' → memory_read then answer; 'dispatch' → ask Kit (whose prompt is 'answer') then answer;
+    'scores' → query_scores, then write_file, then answer."""
     from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 
-    prompt = next(p.content for m in messages for p in m.parts if isinstance(p, UserPromptPart))
-    answered = any(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
+    parts = [p for m in messages for p in m.parts]  # the thread's history, then this turn
+    start = max(i for i, p in enumerate(parts) if isinstance(p, UserPromptPart))
+    prompt = parts[start].content
+    answered = sum(isinstance(p, ToolReturnPart) for p in parts[start:])  # in this turn only
     if not answered and prompt == "tool":
         return ModelResponse(parts=[ToolCallPart("memory_read", {})])
     if not answered and prompt == "dispatch":
         return ModelResponse(parts=[ToolCallPart("dispatch", {"agent": "kit", "request": "answer"})])
+    if prompt == "scores" and answered == 0:
+        sql = "SELECT candidate, count(*) AS n, avg(score) AS mean FROM scores GROUP BY 1"
+        return ModelResponse(parts=[ToolCallPart("query_scores", {"sql": sql})])
+    if prompt == "scores" and answered == 1:
+        note = {"path": "content/scores.md", "content": "# Scores per candidate\n"}
+        return ModelResponse(parts=[ToolCallPart("write_file", note)])
     return ModelResponse(parts=[TextPart(f"{prompt}: done")])
 
 
@@ -55,11 +77,12 @@ async def _scenarios(turns: int) -> list[Row]:
     from prefect.runtime import flow_run  # noqa: F401  (imported before timing starts)
     from pydantic_ai.models.function import FunctionModel
 
-    from tenure.agents.turn import run_turn, turn_run
+    from tenure.agents.turn import TurnResult, run_turn, turn_run
     from tenure.flows.agent_turn import agent_turn
     from tenure.models.chain import Link
     from tenure.runtime import runtime
     from tenure.store import new_id
+    from tenure.store.rows import TABLE_NAMES
 
     rt = runtime()
     model = Link("anthropic:claude-sonnet-4-6", FunctionModel(_script), rt.config.retry)  # instant, scripted
@@ -79,18 +102,30 @@ async def _scenarios(turns: int) -> list[Row]:
         return result
 
     rows: list[Row] = []
-    for label, message in (("answer", "hello"), ("one tool call", "tool"), ("dispatch to Kit", "dispatch")):
+    scenarios = (
+        ("answer", "loki", "hello", 0),
+        ("one tool call", "loki", "tool", 1),
+        ("dispatch to Kit", "loki", "dispatch", 1),
+        ("query_scores + write_file", "archie", "scores", 2),
+    )
+    for label, agent, message, calls in scenarios:
 
-        async def plain(message: str = message) -> None:
+        def check(result: TurnResult, calls: int = calls) -> None:
+            assert result.outcome == "answered", result.message
+            assert len(result.tool_calls) == calls and all(c.ok for c in result.tool_calls), result.tool_calls
+
+        async def plain(agent: str = agent, message: str = message) -> None:
             result = await run_turn(
-                "loki", message, "bench", config=rt.config, home=rt.home, dispatcher=dispatcher, model=model
+                agent, message, new_id(), config=rt.config, home=rt.home, dispatcher=dispatcher, model=model
             )
             rt.log.append("runs", [turn_run(result, message, new_id())])
-            assert result.outcome == "answered", result.message
+            check(result)
 
-        async def flow(message: str = message) -> None:
-            result = await agent_turn("loki", message, "bench-flow", model=model)
-            assert result.outcome == "answered", result.message
+        async def flow(agent: str = agent, message: str = message) -> None:
+            check(await agent_turn(agent, message, new_id(), model=model))
+
+        for table in TABLE_NAMES:  # each scenario starts from a compacted log, as after a nightly compaction
+            rt.log.compact(table)
 
         times = await measure({"plain": plain, "flow": flow}, turns)
         p50_plain, p50_flow = statistics.median(times["plain"]), statistics.median(times["flow"])
@@ -119,8 +154,9 @@ def main() -> None:
     started, load = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tenure-bench-") as tmp:
         home = Path(tmp) / "home"
-        os.environ.update(TENURE_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
-        os.environ.pop("TENURE_CONFIG", None)
+        config = Path(tmp) / "tenure.toml"
+        config.write_text(CONFIG)
+        os.environ.update(TENURE_HOME=str(home), TENURE_CONFIG=str(config), PREFECT_LOGGING_LEVEL="WARNING")
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         from prefect.testing.utilities import prefect_test_harness
 

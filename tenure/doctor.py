@@ -308,6 +308,29 @@ def check_langfuse(config: TenureConfig) -> list[Check]:
     return [Check("langfuse", "ok", f"{langfuse.host} accepts the keys (project {names})")]
 
 
+def check_sandbox(config: TenureConfig) -> list[Check]:
+    """Which walls the code sandbox raises here, from a real run of it (only when an agent has
+    ``run_python`` or ``run_tests``)."""
+    import tempfile
+
+    from tenure.agents.sandbox import Limits, run
+
+    if not any({"run_python", "run_tests"} & set(a.tools) for a in config.agents.values()):
+        return []
+    with tempfile.TemporaryDirectory(prefix="tenure-doctor-") as tmp:
+        ran = run(Path(tmp), Limits(timeout_s=20, memory_mb=512, output_chars=200), code="print('ok')")
+    if ran.exit_code != 0 or ran.stdout.strip() != "ok":
+        why = f"a test run failed ({ran.stopped or f'exit {ran.exit_code}'}): {ran.stderr.strip()[-200:]}"
+        return [Check("code sandbox", "fail", why, "see README: What each agent can do")]
+    kernel = [w for w in ran.walls if w.startswith(("network", "landlock"))]
+    if len(kernel) < 2:
+        missing = "a network namespace" if not any(w.startswith("network") for w in kernel) else "Landlock"
+        why = f"walls: {', '.join(ran.walls)}; no {missing} here, so that part rests on the audit hook"
+        fix = "allow unprivileged user namespaces" if "namespace" in missing else "a kernel with Landlock"
+        return [Check("code sandbox", "warn", why, f"for the kernel wall: {fix} (5.13 or later)")]
+    return [Check("code sandbox", "ok", f"walls: {', '.join(ran.walls)}")]
+
+
 Deferred = tuple[str, Callable[[], list[Check]]]
 
 
@@ -329,5 +352,6 @@ def run_checks(
         ("judge calibration", lambda: [check_judges(config, home)]),
         ("telegram", lambda: check_telegram(config)),
         ("langfuse", lambda: check_langfuse(config)),
+        ("code sandbox", lambda: check_sandbox(config)),
         *extra,
     ]

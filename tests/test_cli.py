@@ -106,6 +106,22 @@ def test_sql_refuses_writes(model_home: Path):
     assert "only one read-only SELECT is allowed (got DROP)" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("select * from read_csv('/etc/passwd')", 'Cannot access file "/etc/passwd"'),
+        ("select * from read_text('/etc/hostname')", 'Cannot access file "/etc/hostname"'),
+        ("select * from glob('/etc/*')", 'Cannot access file "/etc/*"'),
+        ("select * from read_parquet('http://127.0.0.1:9/x.parquet')", "Cannot access file"),
+        ("select count(*) from range(100000000000) a", "ran past its 0.5 s limit and was stopped"),
+    ],
+)
+def test_sql_reads_nothing_but_the_store_and_stops_at_its_timeout(tmp_path: Path, query: str, message: str):
+    run = tenure("sql", "--timeout", "0.5", query, home=tmp_path)
+    assert run.returncode == 2, run.stdout
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
 def test_invalid_config_exits_2_with_one_line_per_problem_and_starts_nothing(
     model_home: Path, tmp_path: Path
 ):

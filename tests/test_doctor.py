@@ -63,3 +63,16 @@ def test_vault_check_says_how_to_index(tmp_path):
         "not indexed yet (vault.path = /notes)",
         "tenure vault index PATH",
     )
+
+
+@pytest.mark.slow
+def test_the_sandbox_check_runs_the_sandbox_and_names_its_walls():
+    from tenure.doctor import check_sandbox
+
+    [check] = check_sandbox(parse_config({}))
+    assert check.status in ("ok", "warn"), check
+    assert "audit hook" in check.detail and "RLIMIT_CPU" in check.detail
+    if check.status == "warn":  # a machine without a network namespace or Landlock says which and how
+        assert check.fix.startswith("for the kernel wall:")
+    nobody_codes = parse_config({"agents": {"kit": {"tools": ["vault_search"]}}})
+    assert check_sandbox(nobody_codes) == []  # no agent runs code: no check

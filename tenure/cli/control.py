@@ -249,13 +249,23 @@ def scores(
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="One SELECT over the views runs, scores, events, confidence.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="One SELECT over the views runs, scores, events, confidence, judge_calibrations, "
+            "human_labels, triage, tool_calls."
+        ),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Stop a query running longer (seconds).")
+    ] = 60.0,
 ) -> None:
-    """Run read-only SQL against the score log's DuckDB views."""
+    """Run read-only SQL against the score log's DuckDB views. The connection reads nothing but the
+    store: no other file, no URL, no extension install."""
     rt = load()
     try:
-        columns, rows = rt.log.query(query)
+        columns, rows = rt.log.query(query, timeout_s=timeout)
     except ValueError as exc:
         fail(str(exc))
     if json_out:

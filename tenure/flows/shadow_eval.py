@@ -18,6 +18,7 @@ from tenure.control.scoreboard import scoreboard
 from tenure.control.shadow import Summary, archived_task, reference_runs, with_reference
 from tenure.control.task import Task
 from tenure.runtime import runtime
+from tenure.store.rows import TABLE_NAMES
 from tenure.tasks.shadowing import answer_batch, append_rows, judge_batch
 from tenure.tasks.ui import label, publish_table, rename
 
@@ -221,9 +222,10 @@ def aggregate_confidence() -> list[dict[str, Any]]:
 
 @flow(name="compact_store")
 def compact_store() -> list[dict[str, Any]]:
-    """Merge the score log's small segments (keeps every row exactly once)."""
+    """Merge the score log's small segments, table by table (keeps every row exactly once): every turn,
+    score, triaged mail and tool call adds a segment, and each query's views read every segment."""
     log = runtime().log
-    reports = [log.compact(table) for table in ("runs", "scores")]
+    reports = [log.compact(table) for table in TABLE_NAMES]
     rename(
         "compact_store: "
         + ", ".join(f"{r.table} {r.segments_before}→{r.segments_after} segments" for r in reports)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, cast
 import pytest
 
 from tenure.agents.turn import TurnResult
+from tenure.agents.workspace import init_workspaces
+from tenure.config import load_config
 from tenure.store import ScoreLog, TriageRow
 from tests.agents.test_tools import _scores, site, tool_rows  # noqa: F401 (site is a fixture)
 from tests.agents.test_turn import team  # noqa: F401 (a fixture)
@@ -59,11 +61,20 @@ async def test_kits_file_and_code_tools_run_as_task_runs_of_his_turn(
     with_tools_config: Path, anthropic_server: FakeLLMServer
 ):
     home = with_tools_config
+    init_workspaces(home, load_config())
+    shared = home / "workspace"
+    (shared / "projects" / "adder").mkdir(parents=True)
+    (shared / "projects" / "adder" / "test_add.py").write_text("def test_add():\n    assert 2 + 2 == 4\n")
+    (shared / "skills" / "testing.md").write_text(
+        "---\nname: testing\ndescription: How to test a script.\n---\nRun it, then its tests.\n"
+    )
     anthropic_server.push(
         tool("write_file", {"path": "scripts/add.py", "content": "print(2 + 2)\n"}),
         tool("list_files", {"path": "scripts"}),
         tool("run_python", {"code": "exec(open('add.py').read())"}),
         tool("read_file", {"path": "scripts/add.py"}),
+        tool("load_skill", {"name": "testing"}),
+        tool("run_tests", {"project": "adder"}),
         ok("It prints 4."),
     )
     result, run_id = await flow_turn("kit", "Write and run an adder.", "tg-7")
@@ -71,10 +82,13 @@ async def test_kits_file_and_code_tools_run_as_task_runs_of_his_turn(
     assert "Saved scripts/add.py (13 bytes)." in tool_results(anthropic_server, 1)
     assert "add.py (13 bytes)" in tool_results(anthropic_server, 2)
     assert "exit code 0" in tool_results(anthropic_server, 3) and "4\\n" in tool_results(anthropic_server, 3)
+    assert "Run it, then its tests." in tool_results(anthropic_server, 5)
+    assert "1 passed" in tool_results(anthropic_server, 6)
+    assert "- testing: How to test a script." in json.dumps(anthropic_server.completion_requests[0].body)
     rows = tool_rows(home)
     assert [(r["tool"], r["ok"], r["turn_id"]) for r in rows] == [
-        (name, True, run_id) for name in ("write_file", "list_files", "run_python", "read_file")
-    ]
+        (name, True, run_id) for name in ("write_file", "list_files", "run_python", "read_file", "run_tests")
+    ]  # load_skill is in the turn's record only
     assert (home / "workspace" / "scripts" / "add.py").read_text() == "print(2 + 2)\n"
 
     from uuid import UUID
@@ -86,7 +100,7 @@ async def test_kits_file_and_code_tools_run_as_task_runs_of_his_turn(
     async with get_client() as client:
         tasks = await client.read_task_runs(flow_run_filter=in_run)
     names = " ".join(t.name for t in tasks)
-    for name in ("write_file", "list_files", "run_python", "read_file"):
+    for name in ("write_file", "list_files", "run_python", "read_file", "load_skill", "run_tests"):
         assert name in names, names  # each tool call is a task run of the turn
 
 
