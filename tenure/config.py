@@ -221,8 +221,9 @@ class AgentLimits(Strict):
 
 
 class AgentConfig(Strict):
-    """One member of the team: persona files live in its workspace, the rest is here. Without a
-    ``tools`` list an agent gets its role's (``tenure.config_tools.ROLE_TOOLS``, by name)."""
+    """One member of the team: persona files live in its workspace, the rest is here. A shipped agent's
+    table changes only the keys it names, so it keeps its role's tools (``config_tools.ROLE_TOOLS``)
+    unless it lists ``tools``; an agent the user adds gets the team's common tools."""
 
     chain: str = "specialist"
     role: str = ""
@@ -318,23 +319,6 @@ class CostsConfig(Strict):
 
 class TenureConfig(Strict):
     """The whole of ``tenure.toml``."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _role_tools(cls, data: Any) -> Any:
-        """An ``[agents.<name>]`` table without ``tools`` gets the tools of its role (by name)."""
-        agents = data.get("agents") if isinstance(data, dict) else None
-        if isinstance(agents, dict):
-            data = {
-                **data,
-                "agents": {
-                    name: {"tools": ROLE_TOOLS.get(name, ROLE_TOOLS[""]), **table}
-                    if isinstance(table, dict) and "tools" not in table
-                    else table
-                    for name, table in agents.items()
-                },
-            }
-        return data
 
     providers: Providers = Providers()
     models: dict[ModelIdStr, ModelOptions] = {}

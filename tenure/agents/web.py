@@ -37,9 +37,11 @@ def allowed(url: str, domains: list[str]) -> str:
     return url.strip()
 
 
-async def _get(url: str, domains: list[str], max_bytes: int) -> tuple[str, int, str, bytes, bool]:
+async def _get(
+    url: str, domains: list[str], max_bytes: int, timeout_s: float
+) -> tuple[str, int, str, bytes, bool]:
     """(final URL, status, content type, body up to ``max_bytes``, whether it was cut)."""
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
+    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout_s) as client:
         for _ in range(MAX_REDIRECTS + 1):
             async with client.stream("GET", url, headers={"User-Agent": "tenure-fetch/1"}) as response:
                 if response.is_redirect and "location" in response.headers:
@@ -78,7 +80,7 @@ async def fetch_url(ctx: RunContext[TurnDeps], url: str) -> str:
     try:
         allowed(url, settings.domains)
         final, status, kind, body, cut = await asyncio.wait_for(
-            _get(url, settings.domains, settings.max_bytes), settings.timeout_s
+            _get(url, settings.domains, settings.max_bytes, settings.timeout_s), settings.timeout_s
         )
         text, left_out = _text(kind, body)
     except Refused as exc:
