@@ -31,6 +31,28 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
 
 
+@pytest.fixture(scope="session")
+def exported_embedder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedders' ONNX export, made once per session: each fresh home would spend ~6 s making it."""
+    from tenure.memory import onnx_embed
+
+    home = tmp_path_factory.mktemp("export-home")
+    onnx_embed.load(home, "onnx-int8")
+    return onnx_embed.model_dir(home)
+
+
+@pytest.fixture
+def shared_export(isolated: None, exported_embedder: Path) -> None:
+    """This test's home links to the session's export instead of making its own (tests of the export
+    itself use homes of their own)."""
+    from tenure.config import Env
+    from tenure.memory import onnx_embed
+
+    target = onnx_embed.model_dir(Env().home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(exported_embedder)
+
+
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's ~/.tenure, real keys, or another test's cooldowns (they live in the

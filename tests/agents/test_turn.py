@@ -322,6 +322,7 @@ async def test_flow_turn_falls_back_when_the_first_provider_is_overloaded(
 
 
 @pytestmark_flow
+@pytest.mark.usefixtures("shared_export")
 async def test_vault_search_tool_returns_indexed_notes(tmp_path: Path):
     from tenure.flows.vault_embed import vault_embed
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tenure.config import Env
 from tenure.memory.chunker import chunk_text
 from tenure.memory.notes import Note, read_note, scan
 from tenure.memory.search import search
@@ -21,7 +22,7 @@ from tenure.resources import data_path
 from tenure.store.vault import IndexBusy, Mode, VaultStore
 
 SAMPLE = data_path("vault")
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "shared_export")
 
 
 def note(title: str, *sections: tuple[str, str]) -> str:
@@ -210,7 +211,7 @@ def test_killing_the_indexer_mid_run_leaves_an_index_the_next_run_completes(
     env = {  # the session's Prefect server; the indexer's own process group is killed, like a power cut
         **os.environ,
         "TENURE_CONFIG": str(config),
-        "TENURE_HOME": str(tmp_path / "home"),
+        "TENURE_HOME": str(Env().home),  # the test's home, linked to the session's embedder export
         "PREFECT_API_URL": PREFECT_API_URL.value() or "",
     }
     proc = subprocess.Popen(
@@ -221,7 +222,7 @@ def test_killing_the_indexer_mid_run_leaves_an_index_the_next_run_completes(
         start_new_session=True,
     )
     killed_at = 0
-    victim = VaultStore(tmp_path / "home" / "vault_index")
+    victim = VaultStore(Env().home / "vault_index")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

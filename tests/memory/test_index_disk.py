@@ -13,7 +13,7 @@ from tenure.memory.search import search
 from tenure.store.vault import VaultStore
 from tests.memory.test_index import index, note, paths
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "shared_export")
 
 
 @pytest.fixture
