@@ -7,11 +7,11 @@ import logging
 import os
 import signal
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tenure.atomic import write_atomic
 from tenure.cli.common import err, fail, load, out
 from tenure.cli.render import render_table
 from tenure.config import ConfigError, Env, parse_config
@@ -121,15 +121,9 @@ def allow(
         parse_config(doc.unwrap(), path)
     except ConfigError as exc:
         fail(f"not changed, the result would be invalid:\n{exc}")
-    _write_atomically(path, tomlkit.dumps(doc))
-    out.print(f"chat {chat_id} may talk to the team{' and is the owner chat' if owner else ''} ({path})")
-
-
-def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, tomlkit.dumps(doc).encode("utf-8"))
+    out.print(f"chat {chat_id} may talk to the team{' and is the owner chat' if owner else ''} ({path})")
 
 
 @telegram_app.command("strangers")
