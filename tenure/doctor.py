@@ -331,6 +331,20 @@ def check_sandbox(config: TenureConfig) -> list[Check]:
     return [Check("code sandbox", "ok", f"walls: {', '.join(ran.walls)}")]
 
 
+def check_store(home: Path) -> Check:
+    """Segments of the score log no reader can use (every row read), which readers skip."""
+    from tenure.store.segments import check
+
+    damaged, copies = check(home / "store")
+    ignored = f"; {len(copies)} copies of other segments are ignored" if copies else ""
+    if damaged:
+        names = ", ".join(f"{s.path.parent.name}/{s.path.name} ({s.problem})" for s in damaged[:3])
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        why = f"{len(damaged)} damaged segments are skipped: {names}{more}{ignored}"
+        return Check("score log", "warn", why, "tenure store check --quarantine")
+    return Check("score log", "ok", f"every segment readable{ignored}")
+
+
 Deferred = tuple[str, Callable[[], list[Check]]]
 
 
@@ -348,6 +362,7 @@ def run_checks(
         ("prefect API", lambda: [check_prefect()]),
         ("pricing", lambda: [check_pricing(config)]),
         ("workspaces", lambda: [check_workspaces(config, home)]),
+        ("score log", lambda: [check_store(home)]),
         ("vault index", lambda: [check_vault(config, home)]),
         ("judge calibration", lambda: [check_judges(config, home)]),
         ("telegram", lambda: check_telegram(config)),

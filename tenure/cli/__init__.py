@@ -2,8 +2,8 @@
 done by the flows and the domain packages.
 
 One module per command group (``up``, ``ask``, ``control``, ``vault``, ``agents``, ``judge``, ``doctor``,
-``demo``, ``service``, ``telegram``, ``inbox``, ``cost``, ``analysis``), the shared rendering in ``render``;
-this module assembles the app.
+``demo``, ``service``, ``telegram``, ``inbox``, ``cost``, ``analysis``, ``store``), the shared rendering in
+``render``; this module assembles the app.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tenure.cli.doctor import doctor
 from tenure.cli.inbox import inbox_app
 from tenure.cli.judge import judge_app, review
 from tenure.cli.service import service_app
+from tenure.cli.store import store_app
 from tenure.cli.telegram import telegram_app
 from tenure.cli.up import down, serve_app, status, up
 from tenure.cli.vault import vault_app
@@ -71,3 +72,4 @@ app.add_typer(serve_app, name="serve")
 app.add_typer(service_app, name="service")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(store_app, name="store")

@@ -118,8 +118,6 @@ def route(
     try:
         raw = sys.stdin.buffer.read() if input_file == "-" else Path(input_file).read_bytes()
         task = parse_task(raw, task_type=task_type)
-        if not task.id:
-            task = task.model_copy(update={"id": f"cli-{task_type}"})
         routed = asyncio.run(route_task(task, rt.config, rt.home))
     except (TaskError, OSError) as exc:
         fail(str(exc))

@@ -6,6 +6,7 @@ JSON) is refused with the field and the problem named.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -52,7 +53,9 @@ class Task(BaseModel):
 def parse_task(raw: dict[str, Any] | str | bytes, *, task_type: str | None = None) -> Task:
     """Validate a task from JSON (or a dict); errors name the field and the expected form.
 
-    With ``task_type`` the JSON may be the bare input (``{"text": …, "labels": […]}``)."""
+    With ``task_type`` the JSON may be the bare input (``{"text": …, "labels": […]}``). A task without an
+    id is named by its type and content: the same input routed twice is one task, so its shadow scores
+    count once as evidence (``tenure.store.log.evidence_scores``)."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -83,6 +86,9 @@ def parse_task(raw: dict[str, Any] | str | bytes, *, task_type: str | None = Non
     size = sum(len(v) for v in _strings(data.model_dump()))
     if size > MAX_INPUT_CHARS:
         raise TaskError(f"task '{task.id}' has {size:,} characters of text; the limit is {MAX_INPUT_CHARS:,}")
+    if not task.id:
+        content = json.dumps(task.input, sort_keys=True, ensure_ascii=False).encode()
+        task = task.model_copy(update={"id": f"{task.type}:{hashlib.sha256(content).hexdigest()[:16]}"})
     return task
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenure.store.log import ScoreLog, score_filter
+from tenure.store.log import ScoreLog, evidence_scores
 
 __all__ = ["ProviderAttempts", "ScorePoint", "provider_attempts", "score_series"]
 
@@ -41,14 +41,14 @@ def score_series(
     task_type: str | None = None,
     since: datetime | None = None,
 ) -> list[ScorePoint]:
-    """The ``ok`` scores ``ScoreLog.score_totals`` sums, filtered the same way, one by one, oldest first."""
-    join, where, params = score_filter(after_demotion, source, exclude_source, model, task_type, since)
+    """The scores ``ScoreLog.score_totals`` sums, filtered the same way, one by one, oldest first."""
+    scores, params = evidence_scores(after_demotion, source, exclude_source, model, task_type, since)
     _, rows = log.query(
         f"""
         SELECT s.ts, s.candidate, s.task_type, s.judge, s.judge_kind, s.prompt_version, s.excluded,
                s.score, s.passed
-        FROM scores s {join}
-        WHERE s.status = 'ok' AND s.score IS NOT NULL {where}
+        FROM {scores} s
+        WHERE s.score IS NOT NULL
         ORDER BY s.ts, s.score_id
         """,
         params,

@@ -3,21 +3,21 @@
 Why segments: a Prefect process worker runs each flow run in its own process, and DuckDB allows one
 writing process per database file. So nothing shares a writable database: every writer appends its own
 segment (written under a temporary name, fsynced, atomically renamed, directory fsynced), and readers
-open an in-memory DuckDB whose views read all segments with ``read_parquet(..., union_by_name=true)``.
+open an in-memory DuckDB whose views read the live segments with ``read_parquet(..., union_by_name=true)``.
 A killed writer leaves at most a ``.tmp`` file that no reader ever globs. A segment is named after a
-digest of its row ids, so a retried append replaces its own file instead of adding a copy. A compaction
-records in its merged segment's metadata which segments it replaced, and readers skip any of those
-still on disk, so a compaction killed between writing and deleting never shows a row twice, with no
-per-row de-duplication on the read path.
+digest of its row ids, so a retried append replaces its own file instead of adding a copy.
 
-Layout under ``root``: ``runs/*.parquet``, ``scores/*.parquet``, ``events/*.parquet`` (promotions).
+Which segments are live is ``tenure.store.segments``' rule: not damaged, not replaced by a completed
+compaction, not a copy of another (one row per id, even after a sync tool or a restore copied a file).
+A damaged segment costs only its own rows. ``compact`` also keeps one row per id.
+
+Layout under ``root``: one folder per table (``runs/``, ``scores/``, ``events/``, …), ``quarantine/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import threading
@@ -32,8 +32,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tenure.store import segments as seg
+from tenure.store.evidence import evidence_scores
 from tenure.store.results import CompactionReport, JudgedPair, ScoreTotals
 from tenure.store.rows import (
+    SCHEMAS,
     TABLE_NAMES,
     TABLES,
     CalibrationRow,
@@ -44,14 +47,10 @@ from tenure.store.rows import (
     RunRow,
     ScoreRow,
     Table,
-    schema_of,
 )
 
 __all__ = ["SCHEMAS", "CompactionReport", "JudgedPair", "ScoreLog", "ScoreTotals"]
 
-SCHEMAS: dict[str, pa.Schema] = {name: schema_of(model) for name, model in TABLES.items()}
-_COMPACT = "-compact-"
-_REPLACES = "tenure.replaces"
 _ROW_GROUP = 128_000  # several row groups per merged file, so DuckDB scans it on every core
 
 
@@ -59,42 +58,10 @@ _TOTALS = """
     SELECT s.candidate, s.task_type, s.judge, any_value(s.judge_kind), s.prompt_version, s.excluded,
            count(*), sum(s.score), count(*) FILTER (WHERE s.passed), coalesce(stddev_samp(s.score), 0),
            max(s.ts)
-    FROM scores s {join}
-    WHERE s.status = 'ok' {where}
+    FROM {scores} s
     GROUP BY s.candidate, s.task_type, s.judge, s.prompt_version, s.excluded
     ORDER BY s.task_type, s.candidate, s.judge, s.prompt_version, s.excluded NULLS FIRST
 """
-_SINCE_DEMOTION = """
-    LEFT JOIN (SELECT task_type, model, max(ts) AS since FROM events WHERE action = 'demote' GROUP BY ALL) d
-    ON d.task_type = s.task_type AND d.model = s.candidate
-"""
-
-
-def score_filter(
-    after_demotion: bool,
-    source: str | None = None,
-    exclude_source: str | None = None,
-    model: str | None = None,
-    task_type: str | None = None,
-    since: datetime | None = None,
-) -> tuple[str, str, list[Any]]:
-    """Which ``scores s`` rows the evidence reads, as (join, `` AND …`` conditions, parameters):
-    ``after_demotion`` keeps only scores newer than the candidate's last demotion for the type;
-    ``source`` keeps one source, ``exclude_source`` drops one; ``since`` keeps newer scores only."""
-    where, params = [], []
-    for clause, value in (
-        ("s.source = ?", source),
-        ("s.source <> ?", exclude_source),
-        ("s.candidate = ?", model),
-        ("s.task_type = ?", task_type),
-        ("s.ts > ?", since),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if after_demotion:
-        where.append("(d.since IS NULL OR s.ts > d.since)")
-    return _SINCE_DEMOTION if after_demotion else "", "".join(f" AND {w}" for w in where), params
 
 
 class ScoreLog:
@@ -130,11 +97,10 @@ class ScoreLog:
         now = datetime.now(UTC)
         records = [{**r.storage(), "ts": r.ts or now} for r in typed]
         arrow = pa.Table.from_pylist(records, schema=SCHEMAS[table])
-        ids = "\n".join(str(r[model.id_column]) for r in records)
-        digest = hashlib.sha256(ids.encode()).hexdigest()[:20]
+        digest = seg.ids_digest(r[model.id_column] for r in records)
         existing = sorted(self._dir(table).glob(f"*-{digest}.parquet"))
         name = existing[0].name if existing else f"{now:%Y%m%dT%H%M%S%f}-{digest}.parquet"
-        return self._write(table, arrow, name)
+        return self._write(table, arrow, name, seg.metadata(digest))
 
     @staticmethod
     def _typed(model: type[Row], row: Row | Mapping[str, Any], position: int) -> Row:
@@ -144,13 +110,12 @@ class ScoreLog:
             raise RowError(f"{model.table} row {position}: a {type(row).__name__} belongs in {row.table}")
         return model.parse(row, position=position)
 
-    def _write(self, table: Table, arrow: pa.Table, name: str, replaces: Sequence[str] = ()) -> Path:
+    def _write(self, table: Table, arrow: pa.Table, name: str, metadata: dict[bytes, bytes]) -> Path:
         directory = self._dir(table)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / name
         partial = directory / f".{name}.tmp"
-        if replaces:
-            arrow = arrow.replace_schema_metadata({_REPLACES: json.dumps(list(replaces))})
+        arrow = arrow.replace_schema_metadata(metadata)
         pq.write_table(arrow, partial, compression="zstd", row_group_size=_ROW_GROUP)
         with partial.open("rb") as f:
             os.fsync(f.fileno())
@@ -163,14 +128,9 @@ class ScoreLog:
         return final
 
     def live_segments(self, table: Table) -> list[Path]:
-        """The segments whose rows count: all of them but those a completed compaction replaced."""
-        segments = self.segments(table)
-        replaced: set[str] = set()
-        for path in segments:
-            if _COMPACT in path.name:
-                metadata = pq.read_schema(path).metadata or {}
-                replaced.update(json.loads(metadata.get(_REPLACES.encode(), b"[]")))
-        return [p for p in segments if p.name not in replaced]
+        """The segments whose rows count (``tenure.store.segments`` says which); a damaged one is named
+        on stderr, once per process."""
+        return seg.scan(self.root, table).live_paths
 
     def _source(
         self, table: Table, con: duckdb.DuckDBPyConnection, segments: Sequence[Path] | None = None
@@ -181,10 +141,7 @@ class ScoreLog:
         segments = self.live_segments(table) if segments is None else segments
         if not segments:
             return f"_{table}_empty"
-        if len(segments) == len(self.segments(table)):
-            files = "'" + str(self._dir(table) / "*.parquet").replace("'", "''") + "'"
-        else:
-            files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
+        files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in segments) + "]"
         return (
             f"(SELECT * FROM read_parquet({files}, union_by_name=true) "
             f"UNION ALL BY NAME SELECT * FROM _{table}_empty)"
@@ -196,8 +153,7 @@ class ScoreLog:
         and its settings are locked, so a query handed in (``tenure sql``, an agent's ``query_scores``)
         cannot reach further."""
         con = duckdb.connect(":memory:")
-        for table in TABLE_NAMES:
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
+        self._bind(con)
         store = str(self.root.resolve()).replace("'", "''")
         for setting in (
             f"allowed_directories = ['{store}/']",
@@ -207,17 +163,22 @@ class ScoreLog:
         ):
             con.execute(f"SET {setting}")
         con.execute(
-            """
+            f"""
             CREATE VIEW confidence AS
             SELECT candidate AS model, task_type, judge, any_value(judge_kind) AS judge_kind,
                    count(*) AS n, avg(score) AS mean, coalesce(stddev_samp(score), 0) AS std,
                    max(ts) AS last_update
-            FROM scores WHERE status = 'ok'
+            FROM {evidence_scores(after_demotion=False)[0]}
             GROUP BY candidate, task_type, judge
             """
         )
         con.execute("SET lock_configuration = true")
         return con
+
+    def _bind(self, con: duckdb.DuckDBPyConnection) -> None:
+        """(Re)create each table's view over its live segments."""
+        for table in TABLE_NAMES:
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {self._source(table, con)}")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[ScoreLog]:
@@ -243,18 +204,26 @@ class ScoreLog:
     def compact(self, table: Table) -> CompactionReport:
         """Merge every live segment into one (recording which it replaces), then delete the merged ones."""
         with self._exclusive(table):
-            before = self.segments(table)
-            inputs = self.live_segments(table)
-            if len(before) <= 1:
-                return CompactionReport(table, len(before), len(before), self.count(table))
+            before = len(self.segments(table))
+            found = seg.scan(self.root, table)
+            inputs = found.live_paths
+            if len(inputs) + len(found.copies) + len(found.replaced) <= 1:
+                return CompactionReport(table, before, before, self.count(table))
             con = duckdb.connect(":memory:")
-            merged = con.sql(f"SELECT * FROM {self._source(table, con, inputs)} ORDER BY ts").to_arrow_table()
+            id_column = TABLES[table].id_column
+            merged = con.sql(
+                f"SELECT * FROM {self._source(table, con, inputs)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {id_column} ORDER BY ts) = 1 ORDER BY ts"
+            ).to_arrow_table()
             merged = merged.select(SCHEMAS[table].names).cast(SCHEMAS[table])
-            name = f"{time.strftime('%Y%m%dT%H%M%S')}{_COMPACT}{uuid.uuid4().hex[:8]}.parquet"
-            self._write(table, merged, name, replaces=[p.name for p in inputs])
-            for path in before:  # inputs, and any leftovers an earlier crashed compaction had replaced
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}{seg.COMPACT}{uuid.uuid4().hex[:8]}.parquet"
+            digest = seg.ids_digest(merged.column(id_column).to_pylist())
+            self._write(table, merged, name, seg.metadata(digest, found.live))
+            # the inputs, their copies and leftovers an earlier crashed compaction had replaced; a
+            # damaged segment stays where it is for ``tenure store check --quarantine``
+            for path in [*inputs, *found.copies, *found.replaced]:
                 path.unlink(missing_ok=True)
-            return CompactionReport(table, len(before), len(self.segments(table)), merged.num_rows)
+            return CompactionReport(table, before, len(self.segments(table)), merged.num_rows)
 
     # -- general reading ------------------------------------------------------------------------
 
@@ -276,20 +245,34 @@ class ScoreLog:
         if kinds != ["SELECT"]:
             raise ValueError(f"only one read-only SELECT is allowed (got {', '.join(kinds) or 'nothing'})")
         con = self._connection or self.connect()
-        timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
-        try:
-            if timer:
-                timer.start()
-            result = con.execute(sql, list(params))
-            rows = result.fetchall() if max_rows is None else result.fetchmany(max_rows)
-        except duckdb.InterruptException:
-            raise ValueError(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
-        except duckdb.Error as exc:
-            raise ValueError(str(exc).splitlines()[0]) from None
-        finally:
-            if timer:
-                timer.cancel()
+        for _ in range(3):  # a segment found damaged past its footer is skipped and the query re-run
+            timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
+            try:
+                if timer:
+                    timer.start()
+                result = con.execute(sql, list(params))
+                rows = result.fetchall() if max_rows is None else result.fetchmany(max_rows)
+                break
+            except duckdb.InterruptException:
+                raise ValueError(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
+            except duckdb.Error as exc:
+                if not self._skip_damaged(exc):
+                    raise ValueError(str(exc).splitlines()[0]) from None
+                self._bind(con)
+            finally:
+                if timer:
+                    timer.cancel()
+        else:
+            raise ValueError("too many damaged segments; run `tenure store check --quarantine`")
         return [c[0] for c in con.description], rows
+
+    def _skip_damaged(self, error: duckdb.Error) -> bool:
+        """After a query failed reading (not parsing or binding) the segments: read each live segment in
+        full and mark the damaged ones, so the query can run again without them. True if any was."""
+        if isinstance(error, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
+            return False
+        damaged = [table for table in TABLE_NAMES if seg.damaged_in(self.root, table, report=True)]
+        return bool(damaged)
 
     def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """``query`` as one dict per row."""
@@ -312,12 +295,16 @@ class ScoreLog:
     def events(self) -> list[EventRow]:
         """Every promotion event, oldest first, read straight from its segments: no DuckDB connection,
         so it is cheap enough for the caller's path (``route_task`` replays them)."""
-        segments = self.live_segments("events")
-        if not segments:
-            return []
         names = SCHEMAS["events"].names
-        merged = pa.concat_tables([pq.read_table(p).select(names) for p in segments])
-        rows = sorted(merged.to_pylist(), key=lambda row: row["ts"])
+        tables = []
+        for path in self.live_segments("events"):
+            try:
+                tables.append(pq.read_table(path).select(names))
+            except (OSError, pa.ArrowException) as exc:
+                seg.mark_damaged(path, str(exc).splitlines()[0])
+        if not tables:
+            return []
+        rows = sorted(pa.concat_tables(tables).to_pylist(), key=lambda row: row["ts"])
         return [EventRow.from_storage(r) for r in rows]
 
     def pending_shadows(self, task_type: str, candidate: str, limit: int) -> list[RunRow]:
@@ -373,9 +360,9 @@ class ScoreLog:
         task_type: str | None = None,
         since: datetime | None = None,
     ) -> list[ScoreTotals]:
-        """``ok`` scores summed per candidate × task type × judge, filtered as ``score_filter`` says."""
-        join, where, params = score_filter(after_demotion, source, exclude_source, model, task_type, since)
-        _, rows = self.query(_TOTALS.format(join=join, where=where), params)
+        """``evidence_scores`` summed per candidate × task type × judge (filtered as it says)."""
+        scores, params = evidence_scores(after_demotion, source, exclude_source, model, task_type, since)
+        _, rows = self.query(_TOTALS.format(scores=scores), params)
         return [
             ScoreTotals(m, t, j, k, v, x, n, float(total or 0.0), passes, std, last)
             for m, t, j, k, v, x, n, total, passes, std, last in rows

@@ -17,6 +17,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
+    "SCHEMAS",
     "TABLES",
     "TABLE_NAMES",
     "CalibrationRow",
@@ -340,3 +341,6 @@ def schema_of(model: type[Row]) -> pa.Schema:
     """The Arrow schema a table's segments are written with, derived from its row model."""
     hints = get_type_hints(model, include_extras=True)
     return pa.schema([(name, _arrow_type(hints[name])) for name in model.columns()])
+
+
+SCHEMAS: dict[str, pa.Schema] = {name: schema_of(model) for name, model in TABLES.items()}
