@@ -281,6 +281,8 @@ class VaultConfig(Strict):
     """The vault folder; ``tenure vault index PATH`` overrides it, the nightly ``vault_embed`` uses it."""
     ignore: list[str] = []
     """Globs (relative to the vault) to skip, on top of ``.obsidian/``, ``.trash/`` and other dot folders."""
+    follow_links: bool = True
+    """Read a note that is a link to another file inside the vault (a link out of it is never read)."""
     chunk_chars: Annotated[int, Field(ge=200, le=4000)] = 800
     """Upper bound on a chunk's text; the embedder reads about 256 word pieces, roughly 1,000 characters."""
     chunk_overlap: Annotated[int, Field(ge=0, le=1000)] = 100

@@ -47,6 +47,9 @@ class TurnResult(BaseModel):
     tools_note: str | None = None
     """Set when a model that cannot call tools served (the chain's local end)."""
     dispatched: list[TurnResult] = []
+    notes: list[str] = []
+    """What the user should know about how the turn went: a damaged thread started afresh, a prompt cut
+    to fit the model."""
     latency_ms: float = 0.0
 
 

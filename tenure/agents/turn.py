@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic_ai import Agent, CostNotFoundWarning, UsageLimits
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import FallbackExceptionGroup, ModelAPIError, UsageLimitExceeded
+from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model
 
 from tenure.agents.deps import Dispatcher, Outcome, TurnDeps, TurnResult, memory_path
@@ -32,11 +33,38 @@ from tenure.config import TenureConfig
 from tenure.control.task_types.base import DATA_NOTE
 from tenure.models import ChainUnavailable, Skip, build_chain
 from tenure.models.call import call_record
+from tenure.models.local import PROMPT_CUT
 from tenure.models.result import recording
 from tenure.store import RunRow
 from tenure.store.threads import ThreadStore
 
-__all__ = ["TurnResult", "build_agent", "instructions", "run_turn", "turn_run"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "TurnResult",
+    "build_agent",
+    "check_turn",
+    "instructions",
+    "run_turn",
+    "turn_run",
+]
+
+MAX_MESSAGE_CHARS = 100_000
+"""A message to an agent: a long email or a page of notes, not a book (a bigger one is refused before
+any flow starts; paste a file's path and let the agent read it instead)."""
+
+
+def check_turn(agent: str, message: str, thread: str, config: TenureConfig) -> None:
+    """Refuse a turn that cannot run (ValueError, in words for the user) before anything starts."""
+    if agent not in config.agents:
+        raise ValueError(f"no agent named {agent!r}; the team: {', '.join(config.agents)}")
+    if not message.strip():
+        raise ValueError("the message is empty")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise ValueError(
+            f"the message has {len(message):,} characters; the limit is {MAX_MESSAGE_CHARS:,} "
+            "(put the text in a file in the agent's workspace and ask about it instead)"
+        )
+    ThreadStore.check_id(thread)
 
 
 def instructions(agent: str, config: TenureConfig, home: Path) -> str:
@@ -109,14 +137,11 @@ async def run_turn(
     ``model`` answers instead of the agent's chain (a scripted model in tests and benchmarks);
     ``capabilities`` are added to the pydantic-ai agent (the flow passes its durability); ``turn_id``
     names the flow run in the tool calls' records."""
-    if agent not in config.agents:
-        raise ValueError(f"no agent named {agent!r}; the team: {', '.join(config.agents)}")
-    if not message.strip():
-        raise ValueError("the message is empty")
+    check_turn(agent, message, thread, config)
     if not workspace_dir(home, config.main_agent, config).exists():
         init_workspaces(home, config)  # a first turn on a fresh home needs no separate setup step
     threads = ThreadStore(home / "threads")
-    history = threads.load(agent, thread)
+    history, thread_note = threads.load(agent, thread)
     deps = TurnDeps(agent, thread, depth, home, config, dispatcher, turn_id)
     started = time.perf_counter()
     outcome: Outcome = "answered"
@@ -140,8 +165,10 @@ async def run_turn(
             outcome, problem = "limit", _limit_message(agent, exc)
         except (ModelAPIError, FallbackExceptionGroup, ChainUnavailable) as exc:
             outcome, problem = "failed", f"{agent.capitalize()} could not answer: every model failed ({exc})"
+    notes = [thread_note] if thread_note else []
     if run is not None:
         threads.save(agent, thread, run.all_messages())
+        notes += _cut_notes(run.new_messages())
     record = call_record(f"agent:{agent}", skipped, attempts, config, started, output=None)
     served = list(dict.fromkeys(a.model for a in attempts if a.outcome == "ok"))
     local = [m for m in served if m.startswith("local:")]
@@ -165,8 +192,23 @@ async def run_turn(
             else None
         ),
         dispatched=deps.dispatched,
+        notes=notes,
         latency_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _cut_notes(messages: Sequence[ModelMessage]) -> list[str]:
+    """A note for each answer given from a prompt cut to fit the model (``prompt_cut_tokens``)."""
+    cuts = [
+        (m.model_name, (m.provider_details or {}).get(PROMPT_CUT, 0))
+        for m in messages
+        if isinstance(m, ModelResponse)
+    ]
+    return [
+        f"{name} saw only the end of the conversation: {cut:,} tokens did not fit its context (left out)"
+        for name, cut in cuts
+        if cut
+    ]
 
 
 def turn_run(result: TurnResult, message: str, run_id: str, trace_id: str | None = None) -> RunRow:

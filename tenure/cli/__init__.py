@@ -15,10 +15,12 @@ import typer
 from tenure.cli.agents import agents_app
 from tenure.cli.analysis import notebook, report
 from tenure.cli.ask import ask
+from tenure.cli.common import fail
 from tenure.cli.control import backtest, demote, eval_, promote, promotions, route, scores, sql
 from tenure.cli.cost import cost
 from tenure.cli.demo import demo
 from tenure.cli.doctor import doctor
+from tenure.cli.guard import guarded
 from tenure.cli.inbox import inbox_app
 from tenure.cli.judge import judge_app, review
 from tenure.cli.service import service_app
@@ -26,8 +28,9 @@ from tenure.cli.store import store_app
 from tenure.cli.telegram import telegram_app
 from tenure.cli.up import down, serve_app, status, up
 from tenure.cli.vault import vault_app
+from tenure.config import Env
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     help="tenure: a personal LLM agent team on Prefect, where local models earn tenure on evidence.",
@@ -45,6 +48,9 @@ def _quiet() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    home = Env().home
+    if home.exists() and not home.is_dir():
+        fail(f"TENURE_HOME is {home}, which is a file: point TENURE_HOME at a folder (tenure creates it)")
 
 
 app.command()(up)
@@ -73,3 +79,8 @@ app.add_typer(service_app, name="service")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(store_app, name="store")
+
+
+def main() -> None:
+    """The ``tenure`` command: the app, guarded (``tenure.cli.guard``: Ctrl-C, unexpected errors)."""
+    guarded(app)

@@ -1,5 +1,5 @@
 """``python -m tenure.cli``: the same app as the ``tenure`` command."""
 
-from tenure.cli import app
+from tenure.cli import main
 
-app()
+main()

@@ -46,8 +46,14 @@ def ask(
 
     if sum(x is not None for x in (model, chain, agent)) > 1:
         fail("--agent, --model and --chain are exclusive: pick one")
+    from tenure.agents.turn import check_turn
+
     rt = load()
     text = sys.stdin.read() if prompt == "-" else prompt
+    try:  # before any flow or model starts
+        check_turn(agent or rt.config.main_agent, text, thread, rt.config)
+    except ValueError as exc:
+        fail(str(exc))
     if model is None and chain is None:
         _agent_turn(rt, agent or rt.config.main_agent, text, thread, json_out)
         return
@@ -82,8 +88,6 @@ def _agent_turn(rt: Runtime, agent: str, message: str, thread: str, json_out: bo
     """One ``agent_turn`` flow run; exits 2 on bad input, 1 when the turn failed or hit a limit."""
     from tenure.flows.agent_turn import agent_turn
 
-    if agent not in rt.config.agents:
-        fail(f"no agent named {agent!r}; the team: {', '.join(rt.config.agents)}")
     try:
         with out.status(f"{agent} is thinking…"):
             result = asyncio.run(agent_turn(agent, message, thread))

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tenure.cli.common import out
+from tenure.cli.common import err, out
 
 if TYPE_CHECKING:  # the renderers only read these; importing them would load pydantic-ai and LanceDB
     from tenure.agents.turn import TurnResult
@@ -84,6 +84,8 @@ def render_turn(result: TurnResult, config: TenureConfig, indent: str = "") -> N
         out.print(f"{indent}[dim]skipped[/dim] {skip}", highlight=False)
     if result.tools_note:
         out.print(Text(f"{indent}{result.tools_note}", style="yellow"))
+    for note in result.notes:
+        err.print(Text(f"{indent}note: {note}", style="yellow"))
     calls = ", ".join(f"{c.name} ({c.detail})" + ("" if c.ok else " ✗") for c in result.tool_calls)
     out.print(f"{indent}[dim]tool calls[/dim] {calls or 'none'}", highlight=False)
     for sub in result.dispatched:

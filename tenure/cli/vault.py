@@ -33,6 +33,8 @@ def index_vault(rt: Runtime, root: Path, *, full: bool = False, index: Path | No
     from tenure.flows.vault_embed import vault_embed
     from tenure.store.vault import IndexBusy
 
+    if root.is_file():
+        fail(f"{root} is a file, not a folder: pass the vault's folder (the one holding the .md notes)")
     if not root.is_dir():
         fail(f"vault folder {root} does not exist; pass a folder of .md notes")
     columns = (
@@ -102,6 +104,8 @@ def vault_search(
     from tenure.memory.search import search
     from tenure.store.vault import VaultStore
 
+    if not query.strip():
+        fail("the query is empty: say what you are looking for, e.g. tenure vault search 'ssh keys'")
     # only the home: a search reads the index, runs no flow and needs no config (a cold search is short)
     store = VaultStore.for_home(Env().home)
     if not store.exists():

@@ -98,7 +98,7 @@ def plan(root: Path, store: VaultStore, config: VaultConfig, *, full: bool = Fal
     states = {} if full else store.note_states()
     todo, unchanged = [], 0
     on_disk = set()
-    for state in scan(root, config.ignore):
+    for state in scan(root, config.ignore, follow_links=config.follow_links, warnings=warnings):
         on_disk.add(state.path)
         old = states.get(state.path)
         if old and old.mtime_ns == state.mtime_ns and old.size == state.size:
@@ -175,6 +175,9 @@ def index_batch(
         try:
             item = read_note(root, state, config.max_note_bytes)
         except FileNotFoundError:  # deleted since the plan; the next pass removes it
+            continue
+        except OSError as exc:  # unreadable (permissions, I/O): this note only, never the pass
+            report.warnings.append(f"{state.path}: not read: {exc.strerror or exc}")
             continue
         old = known.get(state.path)
         if old and old.digest == item.digest:  # touched, not changed

@@ -3,7 +3,11 @@
 A vault is any folder tree of ``.md`` files (Obsidian's layout works as is). Dot folders such as
 ``.obsidian/``, ``.trash/`` and ``.git/`` are never read, nor is anything matching a user glob.
 Bad files never stop a run: binary files are skipped, invalid UTF-8 is replaced, huge notes are
-truncated and broken frontmatter is ignored, each with a warning that names the file.
+truncated and broken frontmatter is ignored, each with a warning that names the file. Only regular
+files are read: a FIFO or device named ``*.md`` is skipped (reading one would block or never end), and
+so is a link that dangles, loops or leads out of the vault (a link to ``/etc/passwd`` must not make
+that file searchable). Links within the vault are followed unless ``vault.follow_links`` is off;
+linked folders are never entered.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +78,13 @@ def _ignored(rel: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p.rstrip("/")) or fnmatch.fnmatch(rel + "/", p) for p in patterns)
 
 
-def scan(root: Path, ignore: Iterable[str] = ()) -> Iterator[FileState]:
-    """Every ``.md`` file under ``root`` (folder by folder), minus dot folders and ``ignore`` globs."""
+def scan(
+    root: Path, ignore: Iterable[str] = (), *, follow_links: bool = True, warnings: list[str] | None = None
+) -> Iterator[FileState]:
+    """Every ``.md`` note under ``root`` (folder by folder), minus dot folders and ``ignore`` globs; a file
+    that is not a note to read (see above) is left out, with a warning added to ``warnings``."""
     patterns = list(ignore)
+    inside = root.resolve()
     for folder, dirs, files in os.walk(root):
         base = Path(folder).relative_to(root).as_posix()
         base = "" if base == "." else base + "/"
@@ -83,8 +92,35 @@ def scan(root: Path, ignore: Iterable[str] = ()) -> Iterator[FileState]:
         for name in sorted(files):
             rel = base + name
             if name.endswith(".md") and not name.startswith(".") and not _ignored(rel, patterns):
-                st = (Path(folder) / name).stat()
-                yield FileState(rel, st.st_mtime_ns, st.st_size)
+                st, problem = _regular(Path(folder) / name, inside, follow_links)
+                if st is not None:
+                    yield FileState(rel, st.st_mtime_ns, st.st_size)
+                elif warnings is not None:
+                    warnings.append(f"{rel}: not read: {problem}")
+
+
+def _regular(path: Path, inside: Path, follow_links: bool) -> tuple[os.stat_result | None, str]:
+    """The file's stat if it is a note to read (a regular file, or a link to one within the vault)."""
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            if not follow_links:
+                return None, "a link, and vault.follow_links is off"
+            try:
+                target = path.resolve(strict=True)
+            except FileNotFoundError:
+                return None, f"a link to {path.readlink()}, which does not exist"
+            except (OSError, RuntimeError):
+                return None, "a link that loops"
+            if not target.is_relative_to(inside):
+                return None, f"a link out of the vault (to {target})"
+            st = target.stat()
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket or device"
+        return None, f"{kind}, not a regular file"
+    return st, ""
 
 
 def file_digest(path: Path) -> str:

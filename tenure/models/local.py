@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tenure.config import LocalModelConfig
 
 __all__ = [
+    "PROMPT_CUT",
     "Completion",
     "LocalModel",
     "few_shot_prompt",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 MODEL_NAME = "gemma-3-270m"
+PROMPT_CUT = "prompt_cut_tokens"
+"""A response's ``provider_details`` key: how many tokens of the prompt's head did not fit the context."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Completion:
     output_tokens: int
     finish_reason: str
     seconds: float
+    cut_tokens: int = 0
+    """Tokens of the prompt's head left out to fit the context."""
 
 
 class LocalModel:
@@ -84,7 +89,8 @@ class LocalModel:
         with self._lock:
             tokens = self._llm.tokenize(prompt.encode(), add_bos=False)
             room = self._llm.n_ctx() - max_tokens - 8
-            if len(tokens) > room:
+            cut = max(0, len(tokens) - max(room, 16))
+            if cut:
                 prompt = self._llm.detokenize(tokens[-max(room, 16) :]).decode("utf-8", errors="ignore")
             out = self._llm.create_completion(
                 prompt,
@@ -102,6 +108,7 @@ class LocalModel:
             output_tokens=usage["completion_tokens"],
             finish_reason=choice.get("finish_reason") or "stop",
             seconds=time.perf_counter() - started,
+            cut_tokens=cut,
         )
 
 
@@ -227,6 +234,7 @@ def local_pydantic_model(config: LocalModelConfig, models_dir: Path) -> Function
             parts=[TextPart(completion.text)],
             usage=RequestUsage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
             finish_reason="length" if completion.finish_reason == "length" else "stop",
+            provider_details={PROMPT_CUT: completion.cut_tokens} if completion.cut_tokens else None,
         )
 
     return FunctionModel(generate, model_name=MODEL_NAME)

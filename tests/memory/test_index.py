@@ -372,3 +372,14 @@ async def test_the_index_run_is_named_for_what_changed_and_leaves_its_report(sam
     assert run.name == "vault_embed: 100 new, 0 updated, 0 removed, 0 unchanged"
     assert str(report.data).startswith(f"**{SAMPLE}**: 100 new, 0 updated, 0 removed")
     assert "#### Warnings\n\n_none_" in str(report.data)
+
+
+def test_a_pass_over_odd_files_indexes_the_notes_and_names_the_rest(tmp_path: Path, store: VaultStore):
+    from tests.memory.test_notes import _odd_vault
+
+    vault, _ = _odd_vault(tmp_path)
+    report = index(vault, store)  # a FIFO read would block here forever
+    assert report["notes_new"] == 2
+    named = {w.split(":", 1)[0] for w in report["warnings"]}
+    assert {"dangling.md", "loop-a.md", "pipe.md", "passwd.md"} <= named
+    assert search(store, "root:x:0:0:root", 5, mode="keyword") == []

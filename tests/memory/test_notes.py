@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from tenure.memory.notes import Note, Unreadable, read_note, scan
@@ -123,3 +124,34 @@ def test_the_shipped_sample_vault_reads_cleanly():
     notes = [n for n in items if isinstance(n, Note)]  # all of them, as just checked
     assert {n.folder for n in notes} == {"daily", "projects", "decisions", "people", "patterns"}
     assert all(n.date for n in notes if n.folder == "daily")
+
+
+def _odd_vault(tmp_path: Path) -> tuple[Path, Path]:
+    """A vault with one good note and every kind of file a pass must not read, all real."""
+    vault, outside = tmp_path / "vault", tmp_path / "secret.md"
+    (vault / "notes").mkdir(parents=True)
+    (vault / "notes" / "good.md").write_text("# Good\nbody\n")
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (vault / "dangling.md").symlink_to(vault / "gone.md")
+    (vault / "loop-a.md").symlink_to(vault / "loop-b.md")
+    (vault / "loop-b.md").symlink_to(vault / "loop-a.md")
+    os.mkfifo(vault / "pipe.md")
+    (vault / "passwd.md").symlink_to(outside)
+    (vault / "alias.md").symlink_to(vault / "notes" / "good.md")
+    (vault / "linked-folder").symlink_to(tmp_path, target_is_directory=True)
+    return vault, outside
+
+
+def test_scan_reads_regular_notes_and_links_within_the_vault_only(tmp_path: Path):
+    vault, outside = _odd_vault(tmp_path)
+    warnings: list[str] = []
+    found = [f.path for f in scan(vault, warnings=warnings)]
+    assert found == ["alias.md", "notes/good.md"]
+    by_file = {w.split(":", 1)[0]: w for w in warnings}
+    assert set(by_file) == {"dangling.md", "loop-a.md", "loop-b.md", "pipe.md", "passwd.md"}
+    assert "does not exist" in by_file["dangling.md"] and "loops" in by_file["loop-a.md"]
+    assert "FIFO" in by_file["pipe.md"] and f"out of the vault (to {outside})" in by_file["passwd.md"]
+
+    warnings.clear()
+    assert [f.path for f in scan(vault, follow_links=False, warnings=warnings)] == ["notes/good.md"]
+    assert "vault.follow_links is off" in next(w for w in warnings if w.startswith("alias.md"))
