@@ -3,7 +3,7 @@ Prefect API, which is what a second machine joining looks like (docs/scale-out.m
 tenure home of its own, as each machine would, whose ``store`` (the score log) is a symlink to one shared
 directory: the layout the guide describes, with a local folder standing in for the network share.
 
-Forty ``shadow_eval`` flow runs of the ``shadow_eval/shadow_eval`` deployment are submitted; the workers
+Twelve ``shadow_eval`` flow runs of the ``shadow_eval/shadow_eval`` deployment are submitted; the workers
 share them (each runs at most ``[prefect] worker_limit`` at once, so neither can take them all), and
 every run's score row lands in the shared score log exactly once. The candidate is a loopback Ollama
 fake; the task type is ``classify``, whose judge is deterministic (``label_match``): no LLM judge call.
@@ -35,13 +35,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server"), pytes
 POOL = "two-workers-test"
 """A pool of this test's own: the deployments point at the pool of whoever applied them last."""
 CANDIDATE = "ollama:qwen2.5:latest"
-RUNS = 40
+RUNS = 12
 WORKERS = ("w1", "w2")
 STARTUP_SECONDS = 120.0
 RUNS_SECONDS = 600.0
-"""The test took 200 to 340 s on a busy 2-core machine (each flow run is a Python process of its own).
-The bounds leave room for a slower machine and end the test with the workers' logs before pytest's
-timeout does."""
+"""Forty runs took 200 to 340 s on a busy 2-core machine (each flow run is a Python process of its own);
+twelve are enough for both workers to take some. The bounds leave room for a slower machine and end
+the test with the workers' logs before pytest's timeout does."""
 
 
 def numbered_task(i: int) -> Task:
