@@ -35,7 +35,7 @@ from tenure.config_tools import (
     ToolName,
 )
 from tenure.config_tracing import LangfuseConfig
-from tenure.config_types import ModelChain, ModelIdStr, SecretRefStr, Strict
+from tenure.config_types import HttpUrlStr, ModelChain, ModelIdStr, SecretRefStr, Strict
 
 __all__ = [
     "DEFAULT_TEAM",
@@ -93,11 +93,17 @@ class Env(BaseSettings):
     def config_path(self) -> Path:
         return self.config or self.home / "tenure.toml"
 
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's own state (profiles, the temporary server's database) for tenure's commands, server
+        and worker: inside the home, so a home is all tenure writes."""
+        return self.home / "prefect"
+
 
 class ProviderConfig(Strict):
     """How one provider is reached."""
 
-    base_url: str | None = None
+    base_url: HttpUrlStr | None = None
     """API base URL; ``None`` means the provider's public endpoint."""
     api_key: SecretRefStr | None = None
     """A secret reference (env:NAME, op://…, prefect-secret://…), never the key itself."""
@@ -126,7 +132,7 @@ class OpenAIConfig(ProviderConfig):
 
 
 class OllamaConfig(ProviderConfig):
-    base_url: str | None = "http://127.0.0.1:11434"
+    base_url: HttpUrlStr | None = "http://127.0.0.1:11434"
     """Ollama's own address; chat goes to its OpenAI-compatible ``/v1`` below it."""
     timeout: Annotated[float, Field(gt=0)] = 120.0
 

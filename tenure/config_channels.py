@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tenure.config_types import SecretRefStr, Strict
+from tenure.config_types import HttpUrlStr, SecretRefStr, Strict
 
 __all__ = ["DEFAULT_LABELS", "ChannelsConfig", "ImapConfig", "TelegramConfig"]
 
@@ -21,7 +21,7 @@ class TelegramConfig(Strict):
 
     token: SecretRefStr = "env:TELEGRAM_BOT_TOKEN"
     """The bot's token from BotFather, as a secret reference."""
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: HttpUrlStr = "https://api.telegram.org/bot"
     """The Bot API address, to which the token is appended; a self-hosted Bot API server works too."""
     allowed_chats: list[int] = []
     """Chats whose messages start a turn (``tenure telegram allow CHAT_ID``); any other chat costs

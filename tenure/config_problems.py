@@ -7,6 +7,8 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from tenure.secrets import shown
+
 __all__ = ["ConfigError", "describe", "dotted"]
 
 
@@ -68,4 +70,5 @@ def describe(err: Any, root: type[BaseModel]) -> str:
         )
     if kind == "missing":
         return f"{where}: required key is missing"
-    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+    given = err.get("input")
+    return f"{where}: {err['msg']} (got {shown(given) if isinstance(given, str) else repr(given)})"

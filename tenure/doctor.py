@@ -67,18 +67,13 @@ def check_keys(config: TenureConfig) -> list[Check]:
 
 
 def check_ollama(config: TenureConfig) -> Check:
-    import ollama
+    from tenure.models.availability import DEFAULT_OLLAMA, Unavailable, ollama_models
 
-    host = config.providers.ollama.base_url or "http://127.0.0.1:11434"
+    host = config.providers.ollama.base_url or DEFAULT_OLLAMA
     try:
-        models = [m.model for m in ollama.Client(host=host, timeout=3).list().models if m.model]
-    except Exception as exc:  # connection refused, DNS, timeout: all mean "not reachable"
-        return Check(
-            "ollama",
-            "warn",
-            f"not reachable at {host} ({type(exc).__name__}); ollama links fall back",
-            "start it with 'ollama serve' or set providers.ollama.base_url",
-        )
+        models = ollama_models(config)
+    except Unavailable as exc:
+        return Check("ollama", "warn", f"{exc}; ollama links fall back", "ollama serve")
     wanted = sorted(m.split(":", 1)[1] for m in _configured_models(config) if m.startswith("ollama:"))
     missing = [m for m in wanted if m not in models]
     shown = ", ".join(models[:6]) + (" …" if len(models) > 6 else "") or "none"

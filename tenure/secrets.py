@@ -16,6 +16,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -25,9 +26,12 @@ __all__ = [
     "SecretRef",
     "clear_cache",
     "install_redaction",
+    "key_shape",
     "parse_secret_ref",
     "redact",
+    "redact_url",
     "resolve",
+    "shown",
 ]
 
 REDACTED = "***"
@@ -38,6 +42,14 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OP_PATH = re.compile(r"^op://[^/\s]+/[^/\s][^/]*(/[^/\s][^/]*){1,2}$")
 _BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _OP_TIMEOUT_S = 30.0
+_KEY_SHAPES = (
+    (re.compile(r"sk-ant-"), "an Anthropic API key"),
+    (re.compile(r"sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}"), "an OpenAI API key"),
+    (re.compile(r"[sp]k-lf-"), "a Langfuse key"),
+    (re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}"), "a Telegram bot token"),
+    (re.compile(r"(ghp_|gho_|github_pat_|xox[abp]-|AKIA|AIza|glpat-)"), "an access token"),
+    (re.compile(r"[A-Za-z0-9+/_=-]{32,}"), "a secret value"),
+)
 
 
 class SecretError(RuntimeError):
@@ -59,24 +71,61 @@ class SecretRef:
         return f"prefect-secret://{self.target}"
 
 
+def key_shape(text: str) -> str | None:
+    """What kind of secret ``text`` (or a part of it) looks like, if any: such text is never printed."""
+    for shape, kind in _KEY_SHAPES:
+        if shape.search(text):
+            return kind
+    return None
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, unless it looks like a secret: then only what kind it is."""
+    kind = key_shape(text)
+    return f"what looks like {kind} (not shown)" if kind else f"'{text}'"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password (and the user name with it) replaced by ``***``, for messages."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
+
+
 def parse_secret_ref(text: str) -> SecretRef:
-    """Parse a reference, refusing anything else (a plain-text secret must never sit in a config file)."""
+    """Parse a reference, refusing anything else (a plain-text secret must never sit in a config file).
+    A refusal never repeats a value that looks like a key: it says what kind of key it looks like."""
+    pasted = key_shape(text)
+    well_formed = (
+        (text.startswith("env:") and _ENV_NAME.match(text[4:]))
+        or _OP_PATH.match(text)
+        or (text.startswith("prefect-secret://") and _BLOCK_NAME.match(text[len("prefect-secret://") :]))
+    )
+    if pasted and not well_formed:
+        raise ValueError(
+            f"this looks like {pasted} pasted into the file (not shown); the file holds references only: "
+            f"put the key in the environment or 1Password and write {REFERENCE_FORMS}, e.g. env:MY_API_KEY"
+        )
     if text.startswith("env:"):
         name = text[4:]
         if not _ENV_NAME.match(name):
             raise ValueError(
-                f"'{text}' is not a valid env reference; expected env:NAME with NAME like MY_API_KEY"
+                f"{shown(text)} is not a valid env reference; expected env:NAME with NAME like MY_API_KEY"
             )
         return SecretRef("env", name)
     if text.startswith("op://"):
         if not _OP_PATH.match(text):
-            raise ValueError(f"'{text}' is not a valid 1Password reference; expected op://vault/item/field")
+            raise ValueError(
+                f"{shown(text)} is not a valid 1Password reference; expected op://vault/item/field"
+            )
         return SecretRef("op", text)
     if text.startswith("prefect-secret://"):
         name = text[len("prefect-secret://") :]
         if not _BLOCK_NAME.match(name):
             raise ValueError(
-                f"'{text}' is not a valid Prefect Secret reference; expected prefect-secret://name "
+                f"{shown(text)} is not a valid Prefect Secret reference; expected prefect-secret://name "
                 "with a lower-case block name"
             )
         return SecretRef("prefect-secret", name)

@@ -54,7 +54,9 @@ def shared_export(isolated: None, exported_embedder: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No test sees the developer's ~/.tenure, real keys, or another test's cooldowns (they live in the
     home: ``tenure.models.health``)."""
     monkeypatch.setenv("TENURE_HOME", str(tmp_path / "tenure-home"))
@@ -62,6 +64,9 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OLLAMA_BASE_URL", "PREFECT_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # the `tenure` subprocesses of the tests share one Prefect home (its database migrated once), as they
+    # shared ~/.prefect before the command kept Prefect's state in each home
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path_factory.getbasetemp() / "prefect-home"))
 
 
 @pytest.fixture(scope="session")

@@ -58,10 +58,44 @@ def test_bad_model_id_in_a_chain(tmp_path: Path):
 
 
 def test_plain_text_secret_is_refused(tmp_path: Path):
-    assert problems(tmp_path, '[providers.anthropic]\napi_key = "sk-ant-api03-abcdef"\n') == [
+    assert problems(tmp_path, '[providers.anthropic]\napi_key = "my password"\n') == [
         "providers.anthropic.api_key: plain-text secrets are not allowed; expected a reference: env:NAME, "
         "op://vault/item/field or prefect-secret://name"
     ]
+
+
+KEY = "sk-ant-api03-" + "x" * 40
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (f'[providers.anthropic]\napi_key = "{KEY}"\n', "an Anthropic API key"),
+        (f'[providers.anthropic]\napi_key = "env:{KEY}"\n', "an Anthropic API key"),
+        ('[providers.openai]\napi_key = "op://sk-proj-' + "y" * 40 + '"\n', "an OpenAI API key"),
+        ('[channels.telegram]\ntoken = "123456789:' + "A" * 35 + '"\n', "a Telegram bot token"),
+        (f'[channels.telegram]\nowner_chat = "{KEY}"\n', "an Anthropic API key"),
+    ],
+)
+def test_a_pasted_key_is_named_by_its_kind_and_never_shown(tmp_path: Path, text: str, kind: str):
+    (problem,) = problems(tmp_path, text)
+    assert f"looks like {kind}" in problem
+    assert "x" * 20 not in problem and "y" * 20 not in problem and "A" * 20 not in problem
+
+
+@pytest.mark.parametrize(
+    ("url", "phrase"),
+    [
+        ("not a url", "'not a url' is not an http(s) URL"),
+        ("ftp://example.com", "is not an http(s) URL"),
+        ("http://", "is not an http(s) URL"),
+        ("http://host:port/v1", "has a port that is not a number"),
+        ("https://me:hunter2@example.com/v1", "https://***@example.com/v1 carries credentials"),
+    ],
+)
+def test_a_base_url_is_checked_and_its_password_never_shown(tmp_path: Path, url: str, phrase: str):
+    (problem,) = problems(tmp_path, f'[providers.openai]\nbase_url = "{url}"\n')
+    assert phrase in problem and "hunter2" not in problem
 
 
 def test_wrong_type_and_out_of_range(tmp_path: Path):

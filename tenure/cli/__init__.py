@@ -43,14 +43,15 @@ app = typer.Typer(
 @app.callback()
 def _quiet() -> None:
     """Before any command: keep Prefect's own chatter (temporary server, telemetry, per-task INFO lines)
-    out of the CLI's output and the model hub out of reach. Deployed runs on a worker keep their
-    normal logging; a value already set in the environment wins."""
+    out of the CLI's output, its state inside the home, and the model hub out of reach. Deployed runs on
+    a worker keep their normal logging; a value already set in the environment wins."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    home = Env().home
-    if home.exists() and not home.is_dir():
-        fail(f"TENURE_HOME is {home}, which is a file: point TENURE_HOME at a folder (tenure creates it)")
+    env = Env()
+    if env.home.exists() and not env.home.is_dir():
+        fail(f"TENURE_HOME is {env.home}, which is a file: point TENURE_HOME at a folder (tenure creates it)")
+    os.environ.setdefault("PREFECT_HOME", str(env.prefect_home))
 
 
 app.command()(up)

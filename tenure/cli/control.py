@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -31,9 +32,11 @@ def run_golden(
     candidates: list[str] | None,
     replay: bool = False,
 ) -> None:
-    """Shadow-evaluate golden tasks, one ``shadow_eval`` flow run per type, with a progress bar."""
+    """Shadow-evaluate golden tasks, one ``shadow_eval`` flow run per type, with a progress bar; exits 1
+    if no candidate's answer could be scored, with each candidate's last error."""
     from tenure.control.golden import ground_truth_source, load_golden
     from tenure.flows.shadow_eval import shadow_eval
+    from tenure.store.analysis import last_errors
 
     by_type: dict[str, list[Task]] = {}
     for task in load_golden(types, limit):
@@ -46,25 +49,44 @@ def run_golden(
     else:
         out.print("ground truth: the golden references, replayed (no ground-truth model is reachable)")
 
-    async def run_all(progress: Progress, bar: TaskID) -> None:
+    async def run_all(progress: Progress, bar: TaskID) -> int:
+        scored = 0
         for task_type, batch in by_type.items():
             progress.update(bar, description=f"shadow_eval/{task_type}")
             mode: Literal["chain", "reference"] = "chain" if sources[task_type] == "chain" else "reference"
-            await shadow_eval(
+            summary = await shadow_eval(
                 task_type, tasks=batch, candidates=candidates, source="golden", ground_truth=mode
             )
+            scored += sum(int(s["scored"]) for s in summary.values())
             progress.advance(bar, len(batch))
+        return scored
 
     columns = (SpinnerColumn(), "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    started = datetime.now(UTC)
     with Progress(*columns, console=out) as progress:
         total = sum(len(b) for b in by_type.values())
-        asyncio.run(run_all(progress, progress.add_task("shadow evaluation", total=total)))
+        scored = asyncio.run(run_all(progress, progress.add_task("shadow evaluation", total=total)))
+    if total and not scored:
+        why = "; ".join(f"{model}: {error}" for model, error in last_errors(rt.log, started).items())
+        fail(f"no candidate's answer could be scored ({why or 'no answers'})", 1)
 
 
 def show_scores(rt: Runtime, as_json: bool = False) -> None:
     from tenure.control.scoreboard import scoreboard
 
     render_scores(scoreboard(rt.log, rt.config), as_json=as_json)
+
+
+def _check_candidates(rt: Runtime, ids: list[str]) -> None:
+    """Exit before any flow starts if a candidate given by name cannot answer here."""
+    from tenure.models.availability import Unavailable, check_candidates
+
+    try:
+        check_candidates(ids, rt.config, rt.home)
+    except ValueError as exc:
+        fail(str(exc))
+    except Unavailable as exc:
+        fail(str(exc), 1)
 
 
 def eval_(
@@ -86,6 +108,7 @@ def eval_(
     if golden == pending:
         fail("pass exactly one of --golden (the golden set) or --pending (routed tasks not shadowed yet)")
     rt = load()
+    _check_candidates(rt, candidate or [])
     try:
         if golden:
             run_golden(rt, types.split(",") if types else None, limit, candidate or None, replay=replay)
@@ -119,8 +142,10 @@ def route(
         raw = sys.stdin.buffer.read() if input_file == "-" else Path(input_file).read_bytes()
         task = parse_task(raw, task_type=task_type)
         routed = asyncio.run(route_task(task, rt.config, rt.home))
-    except (TaskError, OSError) as exc:
+    except TaskError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot read the task input {input_file}: {exc.strerror or exc}")
     except (RoutingFailed, ChainUnavailable) as exc:
         fail(str(exc), 1)
     if json_out:
@@ -145,7 +170,7 @@ def _override(action: Literal["promote", "demote"], model: str, task_type: str) 
     rt = load()
     user = getpass.getuser()
     try:
-        event = override(rt.log, action, model, task_type, user)
+        event = override(rt.log, action, model, task_type, user, rt.config)
     except (TaskError, ValueError) as exc:
         fail(str(exc))
     announce([event])
@@ -213,7 +238,7 @@ def backtest(
     """Assess a new candidate against the archived ground truth (no new ground-truth calls)."""
     from tenure.flows.shadow_eval import backtest as backtest_flow
 
-    load()
+    _check_candidates(load(), [model])
     try:
         with out.status(f"backtesting {model} on archived {task_type} tasks…"):
             result = asyncio.run(backtest_flow(model, task_type, limit=limit))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tenure.cli.common import out
+from tenure.cli.common import fail, out
 from tenure.config import Env
 
 __all__ = ["store_app"]
@@ -44,7 +44,10 @@ def check(
         table.add_row(segment.path.parent.name, segment.path.name, segment.problem)
     out.print(table)
     if not quarantine:
-        out.print("readers skip these; run [bold]tenure store check --quarantine[/bold] to move them aside")
-        raise typer.Exit(1)
+        fail(
+            f"{len(damaged)} damaged segments, which readers skip: "
+            "tenure store check --quarantine moves them aside",
+            1,
+        )
     moved = segments.quarantine(root, [s.path for s in damaged])
     out.print(f"moved {len(moved)} segments to {root / 'quarantine'}")

@@ -92,10 +92,17 @@ def current_state(log: ScoreLog, config: TenureConfig) -> State:
     return State(promoted, promoted_at, rejected)
 
 
-def override(log: ScoreLog, action: Action, model: str, task_type: str, user: str) -> Event:
-    """Record a manual promote / demote / reject by ``user`` (``tenure promote`` and friends)."""
+def override(
+    log: ScoreLog, action: Action, model: str, task_type: str, user: str, config: TenureConfig
+) -> Event:
+    """Record a manual promote / demote / reject by ``user`` (``tenure promote`` and friends); demoting a
+    model that is not promoted for the type is refused (ValueError naming what is)."""
     task_types.get(task_type)
     parse_model_id(model)
+    if action == "demote" and (promoted := current_state(log, config).promoted.get(task_type)) != model:
+        raise ValueError(
+            f"{model} is not promoted for {task_type} ({promoted or 'no model'} is); nothing to demote"
+        )
     event = Event(task_type, model, action, f"user:{user}", f"manual {action} by {user}", {})
     record_events(log, [event])
     return event

@@ -53,9 +53,11 @@ class Task(BaseModel):
 def parse_task(raw: dict[str, Any] | str | bytes, *, task_type: str | None = None) -> Task:
     """Validate a task from JSON (or a dict); errors name the field and the expected form.
 
-    With ``task_type`` the JSON may be the bare input (``{"text": …, "labels": […]}``). A task without an
-    id is named by its type and content: the same input routed twice is one task, so its shadow scores
-    count once as evidence (``tenure.store.log.evidence_scores``)."""
+    With ``task_type`` (checked first) the JSON may be the bare input (``{"text": …, "labels": […]}``).
+    A task without an id is named by its type and content: the same input routed twice is one task, so
+    its shadow scores count once as evidence (``tenure.store.evidence``)."""
+    if task_type is not None:
+        task_types.get(task_type)
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -71,7 +73,6 @@ def parse_task(raw: dict[str, Any] | str | bytes, *, task_type: str | None = Non
     if not isinstance(raw, dict):
         raise TaskError("task input must be a JSON object")
     if task_type is not None:
-        task_types.get(task_type)
         raw = {"id": raw.get("id", ""), "type": task_type, "input": raw.get("input", raw)} | (
             {"reference": raw["reference"]} if "reference" in raw else {}
         )

@@ -21,7 +21,7 @@ def service_environment(env: Env, api: str) -> dict[str, str]:
     tenure's state and config are, where Prefect keeps its database, and which API to use."""
     values = {
         "TENURE_HOME": str(env.home),
-        "PREFECT_HOME": str(env.home / "prefect"),
+        "PREFECT_HOME": str(env.prefect_home),
         "PREFECT_API_URL": api,
         "PREFECT_UI_API_URL": api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -54,7 +54,7 @@ def _exec(argv: list[str], env: Env, api: str) -> None:
 
 def serve_server(env: Env, prefect: PrefectConfig) -> None:
     """Replace this process with a Prefect server (SQLite under ``$TENURE_HOME/prefect``)."""
-    (env.home / "prefect").mkdir(parents=True, exist_ok=True)
+    env.prefect_home.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", prefect.host]
     _exec([*argv, "--port", str(prefect.port), "--analytics-off"], env, prefect.api_url)
 
@@ -68,7 +68,7 @@ def serve_worker(env: Env, prefect: PrefectConfig, name: str, wait: float = 120.
             raise StackError(f"no Prefect API answers at {api} after {wait:.0f} s; start it with `tenure up`")
         time.sleep(1.0)
     asyncio.run(apply(api, prefect))
-    (env.home / "prefect").mkdir(parents=True, exist_ok=True)  # PREFECT_HOME of the worker and its runs
+    env.prefect_home.mkdir(parents=True, exist_ok=True)  # PREFECT_HOME of the worker and its runs
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", prefect.pool, "--type", "process"]
     _exec([*argv, "--limit", str(prefect.worker_limit), "--name", name], env, api)
 

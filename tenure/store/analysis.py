@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tenure.store.log import ScoreLog, evidence_scores
 
-__all__ = ["ProviderAttempts", "ScorePoint", "provider_attempts", "score_series"]
+__all__ = ["ProviderAttempts", "ScorePoint", "last_errors", "provider_attempts", "score_series"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,13 @@ def provider_attempts(log: ScoreLog, since: datetime | None = None) -> list[Prov
         )
         for provider, sent, ok, fell, retried, failed, skipped, p50, p90 in rows
     ]
+
+
+def last_errors(log: ScoreLog, since: datetime) -> dict[str, str]:
+    """Each candidate's latest failed run since ``since``: model → its error (why an eval scored nothing)."""
+    _, rows = log.query(
+        "SELECT model, arg_max(error, ts) FROM runs WHERE role = 'candidate' AND error IS NOT NULL "
+        "AND ts >= ? GROUP BY model ORDER BY model",
+        [since],
+    )
+    return {str(model): str(error).splitlines()[0][:200] for model, error in rows}

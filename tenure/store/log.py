@@ -64,6 +64,36 @@ _TOTALS = """
 """
 
 
+def _interruptible(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], max_rows: int | None, timeout_s: float | None
+) -> list[tuple[Any, ...]]:
+    """Run the query on a helper thread while the calling thread waits in Python, so Ctrl-C there (or
+    ``timeout_s``) interrupts it at once: DuckDB itself notices a signal only between long steps."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result = con.execute(sql, params)
+            box["rows"] = result.fetchall() if max_rows is None else result.fetchmany(max_rows)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="tenure-query", daemon=True)
+    thread.start()
+    try:
+        thread.join(timeout_s)
+        if thread.is_alive():
+            con.interrupt()
+            thread.join()
+    except KeyboardInterrupt:
+        con.interrupt()
+        thread.join(2.0)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["rows"]
+
+
 class ScoreLog:
     """Append typed rows as segments; read them through DuckDB views (``runs``, ``scores``, ``events``,
     ``confidence``) or the named queries below, which are the only SQL the rest of tenure runs."""
@@ -240,18 +270,14 @@ class ScoreLog:
         try:
             statements = duckdb.extract_statements(sql)
         except duckdb.Error as exc:
-            raise ValueError(f"not valid SQL: {exc}") from None
+            raise ValueError(f"not valid SQL: {str(exc).splitlines()[0]}") from None
         kinds = [s.type.name for s in statements]
         if kinds != ["SELECT"]:
             raise ValueError(f"only one read-only SELECT is allowed (got {', '.join(kinds) or 'nothing'})")
         con = self._connection or self.connect()
         for _ in range(3):  # a segment found damaged past its footer is skipped and the query re-run
-            timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
             try:
-                if timer:
-                    timer.start()
-                result = con.execute(sql, list(params))
-                rows = result.fetchall() if max_rows is None else result.fetchmany(max_rows)
+                rows = _interruptible(con, sql, list(params), max_rows, timeout_s)
                 break
             except duckdb.InterruptException:
                 raise ValueError(f"the query ran past its {timeout_s:g} s limit and was stopped") from None
@@ -259,9 +285,6 @@ class ScoreLog:
                 if not self._skip_damaged(exc):
                     raise ValueError(str(exc).splitlines()[0]) from None
                 self._bind(con)
-            finally:
-                if timer:
-                    timer.cancel()
         else:
             raise ValueError("too many damaged segments; run `tenure store check --quarantine`")
         return [c[0] for c in con.description], rows

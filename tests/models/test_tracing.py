@@ -69,7 +69,8 @@ def test_the_config_table_is_checked():
     for bad, phrase in [
         ({"host": "localhost:3000"}, r"not an http\(s\) URL"),
         ({"host": "http://pk:sk@127.0.0.1:3000"}, "carries credentials"),
-        ({"secret_key": "sk-lf-plain"}, "plain-text secrets are not allowed"),
+        ({"secret_key": "sk-lf-plain"}, "looks like a Langfuse key pasted into the file"),
+        ({"secret_key": "plain words"}, "plain-text secrets are not allowed"),
         ({"sample_rate": 1.5}, "sample_rate"),
     ]:
         with pytest.raises(Exception, match=phrase):
