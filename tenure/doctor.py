@@ -67,13 +67,14 @@ def check_keys(config: TenureConfig) -> list[Check]:
 
 
 def check_ollama(config: TenureConfig) -> Check:
-    from tenure.models.availability import DEFAULT_OLLAMA, Unavailable, ollama_models
+    from tenure.models.availability import DEFAULT_OLLAMA, START_OLLAMA, Unavailable, ollama_models
 
     host = config.providers.ollama.base_url or DEFAULT_OLLAMA
     try:
         models = ollama_models(config)
     except Unavailable as exc:
-        return Check("ollama", "warn", f"{exc}; ollama links fall back", "ollama serve")
+        why = str(exc).split("; ", 1)[0].removeprefix("Ollama is ")
+        return Check("ollama", "warn", f"{why}; ollama links fall back", START_OLLAMA)
     wanted = sorted(m.split(":", 1)[1] for m in _configured_models(config) if m.startswith("ollama:"))
     missing = [m for m in wanted if m not in models]
     shown = ", ".join(models[:6]) + (" …" if len(models) > 6 else "") or "none"

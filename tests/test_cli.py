@@ -178,7 +178,7 @@ def test_route_refuses_an_unknown_task_type(tmp_path: Path):
 
 
 def test_backtest_with_an_empty_archive_says_what_to_do(tmp_path: Path):
-    run = tenure("backtest", "--model", "ollama:qwen2.5:latest", "--type", "classify", home=tmp_path / "home")
+    run = tenure("backtest", "--model", "local:gemma-3-270m", "--type", "classify", home=tmp_path / "home")
     assert run.returncode == 0, run.stderr
     assert "no archived classify ground truth yet: route some tasks first" in run.stdout
 
@@ -323,3 +323,36 @@ def test_up_refuses_a_prefect_api_url_that_does_not_answer_and_status_says_how_t
     assert f"no Prefect API answers at {dead}; start tenure with `tenure up`" in status.stderr
     down = tenure("down", home=home)
     assert (down.returncode, down.stdout.strip()) == (0, "nothing started by `tenure up` is running")
+
+
+def test_eval_names_an_ollama_model_not_pulled_and_fails_when_no_answer_could_be_scored(tmp_path: Path):
+    from tests.fakes.llm_server import FakeLLMServer, error
+
+    with FakeLLMServer(
+        ollama_models=["qwen2.5:latest"], responder=lambda _: error(500, "model crashed")
+    ) as ollama:
+        config = tmp_path / "tenure.toml"
+        config.write_text(f'[providers.ollama]\nbase_url = "{ollama.url}"\n[retry]\nretries = 0\n')
+        home = tmp_path / "home"
+        typo = tenure(
+            "eval",
+            "--golden",
+            "--types",
+            "classify",
+            "--candidate",
+            "ollama:qwen2.5:typo",
+            home=home,
+            config=config,
+        )
+        assert typo.returncode == 2 and not ollama.completion_requests  # refused before any flow or call
+        assert typo.stderr.strip() == (
+            "ollama:qwen2.5:typo: Ollama has not pulled qwen2.5:typo (pulled: qwen2.5:latest); "
+            "ollama pull qwen2.5:typo"
+        )
+        failing = tenure(
+            "eval", "--golden", "--types", "classify", "--limit", "2", "--candidate", "ollama:qwen2.5:latest",
+            home=home, config=config,
+        )  # fmt: skip
+    assert failing.returncode == 1, failing.stderr
+    (line,) = failing.stderr.strip().splitlines()
+    assert line.startswith("no candidate's answer could be scored (ollama:qwen2.5:latest: ") and "500" in line

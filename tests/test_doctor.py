@@ -76,3 +76,18 @@ def test_the_sandbox_check_runs_the_sandbox_and_names_its_walls():
         assert check.fix.startswith("for the kernel wall:")
     nobody_codes = parse_config({"agents": {"kit": {"tools": ["vault_search"]}}})
     assert check_sandbox(nobody_codes) == []  # no agent runs code: no check
+
+
+def test_doctor_lists_damaged_segments_and_the_fix(tmp_path):
+    from tenure.doctor import check_store
+    from tenure.store import ScoreLog
+    from tests.store.test_log import score
+
+    log = ScoreLog(tmp_path / "store")
+    assert check_store(tmp_path).status == "ok"
+    log.append("scores", [score(1)])
+    log.append("scores", [score(2)])
+    log.segments("scores")[0].write_bytes(b"")
+    check = check_store(tmp_path)
+    assert (check.status, check.fix) == ("warn", "tenure store check --quarantine")
+    assert "1 damaged segments are skipped: scores/" in check.detail and "cannot be read" in check.detail

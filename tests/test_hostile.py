@@ -173,7 +173,7 @@ CASES = [
     Case(
         "eval-candidate-ollama-down",
         ("eval", "--golden", "--candidate", "ollama:typo-model"),
-        r"Ollama does not answer",
+        r"Ollama is not reachable at http://127.0.0.1:9",
         config('[providers.ollama]\nbase_url = "http://127.0.0.1:9"\n'),
         codes=(1,),
     ),

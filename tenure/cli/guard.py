@@ -2,9 +2,11 @@
 
 Ctrl-C (SIGINT, which a terminal sends to the whole process group, so also to the temporary Prefect
 server a command starts) prints one line and exits 130. The interrupt is raised in the command as
-usual, so it can stop where it is; if it has not exited within a few seconds (Prefect reporting a
-crashed run to a server that just stopped, a query in C), the command's child processes are stopped
-and it exits anyway. A second Ctrl-C exits at once. Everything tenure writes is written to a temporary
+usual, so it can stop where it is (a running query is interrupted); once it has, the command's child
+processes are stopped and the process exits without the interpreter's shutdown, which would wait on
+Prefect reporting a crashed run to a server that just stopped, or abort on a thread still inside
+DuckDB. If the command has not stopped within a few seconds, the same happens anyway; a second Ctrl-C
+does it at once. Everything tenure writes is written to a temporary
 name and renamed, so an exit at any point leaves nothing half-written.
 
 A usage error (an unknown option, a value out of range) is one line too, with where to find help.
@@ -14,6 +16,7 @@ An error no command turned into a clear line is a bug: it prints one line, and t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -47,6 +50,13 @@ def _exit_now(*_: object) -> None:
         _stop_children()
     finally:
         os._exit(130)
+
+
+def _flush_and_exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    _exit_now()
 
 
 def _exit_later() -> None:
@@ -85,7 +95,7 @@ def guarded(app: Callable[..., object]) -> None:
     try:
         code = app(standalone_mode=False)
     except KeyboardInterrupt:
-        sys.exit(130)
+        _flush_and_exit_now()
     except typer.Abort:  # Ctrl-D at a prompt
         sys.exit(130)
     except click.ClickException as exc:
@@ -103,4 +113,6 @@ def guarded(app: Callable[..., object]) -> None:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         sys.stderr.write(f"tenure: unexpected {type(exc).__name__}: {first} ({where}; please report it)\n")
         sys.exit(1)
+    if code == 130:  # typer turns the interrupt into exit code 130
+        _flush_and_exit_now()
     sys.exit(code if isinstance(code, int) else 0)

@@ -11,9 +11,12 @@ from tenure.config import TenureConfig
 from tenure.model_ids import parse_model_id
 from tenure.models.providers import Unusable, build_model
 
-__all__ = ["DEFAULT_OLLAMA", "Unavailable", "check_candidates", "ollama_models"]
+__all__ = ["DEFAULT_OLLAMA", "START_OLLAMA", "Unavailable", "check_candidates", "ollama_models"]
 
 DEFAULT_OLLAMA = "http://127.0.0.1:11434"
+
+
+START_OLLAMA = "start it with 'ollama serve' or set providers.ollama.base_url"
 
 
 class Unavailable(Exception):
@@ -27,10 +30,9 @@ def ollama_models(config: TenureConfig) -> list[str]:
     host = config.providers.ollama.base_url or DEFAULT_OLLAMA
     try:
         return [m.model for m in ollama.Client(host=host, timeout=3).list().models if m.model]
-    except Exception as exc:  # connection refused, DNS, timeout, not Ollama: all "does not answer"
+    except Exception as exc:  # connection refused, DNS, timeout, not Ollama: all "not reachable"
         raise Unavailable(
-            f"Ollama does not answer at {host} ({type(exc).__name__}); start it with 'ollama serve' "
-            "or set providers.ollama.base_url"
+            f"Ollama is not reachable at {host} ({type(exc).__name__}); {START_OLLAMA}"
         ) from None
 
 

@@ -150,6 +150,28 @@ async def test_a_second_turn_in_a_thread_sees_the_first(tmp_path: Path):
     assert "My cat is called Miso." not in seen[2]
 
 
+@pytest.mark.parametrize("damage", [b"{corrupt", b"", b'[{"kind": "nonsense"}]', b"\xff\xfe"])
+async def test_a_damaged_thread_file_is_moved_aside_and_the_thread_starts_afresh(
+    tmp_path: Path, damage: bytes
+):
+    def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[TextPart(f"saw {len(messages)} messages")])
+
+    config = team_config()
+    await turn("loki", "My cat is called Miso.", "home-chat", script, config, tmp_path)
+    path = tmp_path / "threads" / "loki" / "home-chat.json"
+    path.write_bytes(damage)
+
+    result = await turn("loki", "What is my cat called?", "home-chat", script, config, tmp_path)
+    assert result.answer == "saw 1 messages"  # a fresh thread: only the new message
+    (note,) = result.notes
+    assert str(path) in note and "thread started afresh" in note
+    (aside,) = path.parent.glob("home-chat.json.damaged-*")
+    assert aside.read_bytes() == damage  # kept for the user, not deleted
+    again = await turn("loki", "And now?", "home-chat", script, config, tmp_path)
+    assert again.answer == "saw 3 messages" and again.notes == []
+
+
 async def test_memory_and_vault_tools_use_the_shared_files(tmp_path: Path):
     def script(agent: str, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         answers = returned(messages)

@@ -59,3 +59,18 @@ async def test_structured_output_is_refused_with_a_clear_reason(model_home: Path
         await call(
             "x", config=TenureConfig(), home=model_home, target="local:gemma-3-270m", output_type=Label
         )
+
+
+async def test_a_turn_whose_conversation_outgrows_the_context_says_what_was_left_out(model_home: Path):
+    from tenure.agents.turn import run_turn
+
+    config = TenureConfig()
+    message = "Here is a long note. " + " ".join(f"word{i}" for i in range(4000)) + "\nSummarise it."
+    result = await run_turn("loki", message, "long", config=config, home=model_home)
+    assert result.served_by == ["local:gemma-3-270m"]
+    (note,) = result.notes
+    assert (
+        note.startswith("gemma-3-270m saw only the end of the conversation:") and "tokens did not fit" in note
+    )
+    cut = int(note.split(": ", 1)[1].split(" tokens")[0].replace(",", ""))
+    assert cut > 4000 - config.providers.local.n_ctx  # at least the part that could not fit

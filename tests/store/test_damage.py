@@ -3,6 +3,7 @@ and repeats of a task never count as more evidence."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -147,3 +148,29 @@ def test_repeats_of_a_task_count_once_as_evidence_the_latest(tmp_path: Path):
     # another judge's verdict on the same task is its own evidence
     log.append("scores", [{**score(0), "judge": "field_f1"}])
     assert sorted(t.n for t in log.score_totals(after_demotion=True)) == [1, 2]
+
+
+def test_the_cli_reads_past_a_damaged_segment_and_quarantines_it(tmp_path: Path):
+    home = tmp_path / "home"
+    log = _log_with_rows(home / "store")
+    bad = log.segments("scores")[0]
+    bad.write_bytes(b"")
+
+    def tenure(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TENURE_HOME": str(home), "COLUMNS": "200"}
+        return subprocess.run(
+            [sys.executable, "-m", "tenure.cli", *args], capture_output=True, text=True, env=env
+        )
+
+    read = tenure("sql", "--json", "SELECT count(*) AS n FROM scores")
+    assert read.returncode == 0 and '"n": 2' in read.stdout  # the other segment's rows
+    (line,) = read.stderr.splitlines()
+    assert f"skipped store/scores/{bad.name}: cannot be read" in line
+
+    check = tenure("store", "check")
+    assert check.returncode == 1 and bad.name in check.stdout
+    moved = tenure("store", "check", "--quarantine")
+    assert moved.returncode == 0, moved.stderr
+    assert (home / "store" / "quarantine" / "scores" / bad.name).exists() and not bad.exists()
+    clean = tenure("store", "check")
+    assert clean.returncode == 0 and "every segment" in clean.stdout and clean.stderr == ""
